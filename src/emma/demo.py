@@ -1,0 +1,260 @@
+"""`emma demo`: the EMMA-500 recipe in miniature, end to end, on a 2-core laptop.
+
+Base model (SmolLM2-135M, English-centric, playing Llama 2's part) -> held-out NLL on UDHR
+articles in 24 languages -> continual pre-training on the other articles, languages mixed by
+temperature sampling -> held-out NLL again -> results.json, report.md, nll.png.
+
+Every stage writes its output atomically into --out and is skipped when rerun, so a killed demo
+resumes: finished languages are not rescored and training continues from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from emma.corpus.udhr import find_tarball, one_per_language, read_udhr, split_declaration
+from emma.errors import EmmaError
+from emma.eval.nll import score_segments, summarize
+from emma.io import append_jsonl, ensure_writable_dir, read_jsonl, write_json, write_jsonl
+from emma.languages import language_name, load_resource_groups, resolve
+from emma.train.cpt import CPTConfig
+
+console = Console(stderr=True)
+
+# 24 languages across 12 scripts and all six EMMA-500 resource groups, some that the base model
+# reads well (English, French, Spanish ...) and many it barely knows. Groups are EMMA-500's own
+# (its resource_groups.json), used when no grouping file is given.
+DEMO_LANGUAGES: dict[str, str] = {
+    "eng_Latn": "high", "fra_Latn": "high", "deu_Latn": "high", "rus_Cyrl": "high",
+    "kat_Geor": "high", "hye_Armn": "high",
+    "spa_Latn": "medium-high", "por_Latn": "medium-high", "vie_Latn": "medium-high",
+    "ell_Grek": "medium-high", "kor_Hang": "medium-high", "amh_Ethi": "medium-high", "heb_Hebr": "medium-high",
+    "tgl_Latn": "medium", "yor_Latn": "medium", "hin_Deva": "medium", "tha_Thai": "medium",
+    "wol_Latn": "medium-low", "ewe_Latn": "medium-low",
+    "swh_Latn": "low", "arb_Arab": "low", "chr_Cher": "low",
+    "quy_Latn": "unseen", "kmr_Latn": "unseen",
+}
+SHARED_GROUPS = Path("../shared/data/emma500/resource_groups.json")
+
+
+@dataclass
+class DemoConfig:
+    model: str = "smollm2-135m"
+    languages: list[str] = field(default_factory=lambda: list(DEMO_LANGUAGES))
+    steps: int = 45
+    batch_size: int = 4
+    block_size: int = 256
+    learning_rate: float = 2e-4
+    alpha: float = 0.3
+    holdout_every: int = 10
+    window: int = 512
+    seed: int = 0
+    udhr: str | None = None
+    resource_groups: str | None = None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tokens"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+    )
+
+
+def prepare_data(cfg: DemoConfig, data_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[dict]]]:
+    """Split each chosen language's declaration into training and held-out articles."""
+    train_path, held_path = data_dir / "train.jsonl", data_dir / "heldout.jsonl"
+    if not (train_path.exists() and held_path.exists()):
+        rejects: list[dict] = []
+        decls = one_per_language(read_udhr(find_tarball(cfg.udhr), rejects=rejects))
+        chosen = [resolve(code, decls) for code in cfg.languages]
+        train_rows, held_rows = [], []
+        for code in chosen:
+            train, held = split_declaration(decls[code], cfg.holdout_every)
+            if not train or not held:
+                raise EmmaError(
+                    f"language {code}: its UDHR has {len(train)} training and {len(held)} held-out segments; "
+                    f"both must be non-empty (pick another language or lower --holdout-every)"
+                )
+            train_rows += [{"lang": code, "section": s.section, "text": s.text} for s in train]
+            held_rows += [{"lang": code, "section": s.section, "text": s.text} for s in held]
+        write_jsonl(data_dir / "rejects.jsonl", rejects)
+        write_jsonl(train_path, train_rows)
+        write_jsonl(held_path, held_rows)  # written last: its presence marks the stage done
+    docs: dict[str, list[str]] = {}
+    for row in read_jsonl(train_path):
+        docs.setdefault(row["lang"], []).append(row["text"])
+    held: dict[str, list[dict]] = {}
+    for row in read_jsonl(held_path):
+        held.setdefault(row["lang"], []).append(row)
+    return docs, held
+
+
+def score_languages(lm, held: dict[str, list[dict]], log_path: Path, label: str, window: int) -> dict[str, dict]:
+    """Score every language's held-out segments; each finished language is appended to
+    `log_path` at once, and languages already there are not scored again."""
+    done = {r["lang"]: r for r in read_jsonl(log_path, tolerate_partial_tail=True)} if log_path.exists() else {}
+    todo = [lang for lang in held if lang not in done]
+    if todo:
+        total = sum(len(lm.tokenizer(r["text"], add_special_tokens=False)["input_ids"]) + 1 for lang in todo for r in held[lang])
+        with _progress() as bar:
+            task = bar.add_task(f"NLL {label}", total=total)
+            for lang in todo:
+                bar.update(task, description=f"NLL {label} {lang}")
+                texts = [r["text"] for r in held[lang]]
+                scores = score_segments(lm.model, lm.tokenizer, texts, window=window, progress=lambda n: bar.advance(task, n))
+                row = {"lang": lang, **summarize(scores), "per_segment": [
+                    {"section": r["section"], "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for r, s in zip(held[lang], scores)
+                ]}
+                append_jsonl(log_path, row)
+                done[lang] = row
+    return {lang: done[lang] for lang in held}
+
+
+def _groups(cfg: DemoConfig, langs: list[str]) -> dict[str, str]:
+    path = cfg.resource_groups or (str(SHARED_GROUPS) if SHARED_GROUPS.exists() else None)
+    table = load_resource_groups(path) if path else {}
+    return {lang: table.get(lang) or DEMO_LANGUAGES.get(lang, "unknown") for lang in langs}
+
+
+def _check_config(out: Path, cfg: DemoConfig) -> None:
+    path = out / "config.json"
+    mine = asdict(cfg)
+    if path.exists():
+        theirs = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(k for k in mine if theirs.get(k) != mine[k] and k not in ("udhr", "resource_groups"))
+        if changed:
+            raise EmmaError(
+                f"{out} holds a demo run with different settings ({', '.join(changed)}); "
+                f"use another --out, or --fresh to start this one over"
+            )
+    write_json(path, mine)
+
+
+def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
+    from emma.models import load_model
+    from emma.report.demo import write_report
+    from emma.train.cpt import train_cpt
+
+    t0 = time.time()
+    out = ensure_writable_dir(out)
+    _check_config(out, cfg)
+    console.rule("[bold]emma demo: the EMMA-500 recipe in miniature")
+    console.print(f"base model [bold]{cfg.model}[/], {len(cfg.languages)} languages, {cfg.steps} CPT steps -> {out}")
+
+    console.print("[bold]1/5[/] data: UDHR, training vs held-out articles")
+    docs, held = prepare_data(cfg, out / "data")
+    langs = list(held)
+
+    console.print(f"[bold]2/5[/] base model: {cfg.model}")
+    base = load_model(cfg.model)
+    console.print(f"[bold]3/5[/] held-out NLL of the base model ({len(langs)} languages)")
+    before = score_languages(base, held, out / "scores_before.jsonl", "before", cfg.window)
+
+    ckpt = out / "checkpoint"
+    train_info_path = out / "train.json"
+    if train_info_path.exists() and (ckpt / "config.json").exists():
+        console.print("[bold]4/5[/] continual pre-training: done earlier, reusing", str(ckpt))
+        train_info = json.loads(train_info_path.read_text(encoding="utf-8"))
+    else:
+        console.print(f"[bold]4/5[/] continual pre-training: {cfg.steps} steps x {cfg.batch_size} x {cfg.block_size} tokens, alpha={cfg.alpha}")
+        tcfg = CPTConfig(
+            steps=cfg.steps, batch_size=cfg.batch_size, block_size=cfg.block_size, learning_rate=cfg.learning_rate,
+            alpha=cfg.alpha, seed=cfg.seed, save_steps=max(1, cfg.steps // 5),
+        )
+        train_info = train_cpt(base.model, base.tokenizer, docs, out, tcfg)
+        write_json(train_info_path, train_info)
+    del base
+
+    console.print("[bold]5/5[/] held-out NLL after CPT")
+    adapted = load_model(str(ckpt))
+    after = score_languages(adapted, held, out / "scores_after.jsonl", "after", cfg.window)
+
+    groups = _groups(cfg, langs)
+    results = {
+        "base_model": cfg.model,
+        "checkpoint": str(ckpt),
+        "config": asdict(cfg),
+        "train": {k: v for k, v in train_info.items() if k not in ("train_tokens", "available_tokens", "weights")},
+        "languages": {
+            lang: {
+                "name": language_name(lang),
+                "group": groups[lang],
+                "nll_before": before[lang]["nll"],
+                "nll_after": after[lang]["nll"],
+                "bpb_before": before[lang]["bpb"],
+                "bpb_after": after[lang]["bpb"],
+                "heldout_segments": before[lang]["segments"],
+                "heldout_bytes": before[lang]["bytes"],
+                "train_tokens": train_info["train_tokens"].get(lang, 0),
+                "available_train_tokens": train_info["available_tokens"].get(lang, 0),
+                "sampling_weight": train_info["weights"].get(lang, 0.0),
+            }
+            for lang in langs
+        },
+    }
+    results["summary"] = summarize_demo(results["languages"])
+    results["wall_time_s"] = round(time.time() - t0, 1)
+    write_json(out / "results.json", results)
+    write_report(results, out)
+    print_summary(results, out)
+    return results
+
+
+def _ranks(xs: list[float]) -> list[float]:
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    ranks = [0.0] * len(xs)
+    for r, i in enumerate(order):
+        ranks[i] = float(r)
+    return ranks
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Rank correlation (no ties expected in these real-valued scores)."""
+    import numpy as np
+
+    if len(xs) < 3:
+        return float("nan")
+    return float(np.corrcoef(_ranks(xs), _ranks(ys))[0, 1])
+
+
+def summarize_demo(langs: dict[str, dict]) -> dict:
+    rel = {lang: (r["nll_before"] - r["nll_after"]) / r["nll_before"] for lang, r in langs.items()}
+    fell = [lang for lang, d in rel.items() if d > 0]
+    by_group: dict[str, list[float]] = {}
+    for lang, r in langs.items():
+        by_group.setdefault(r["group"], []).append(rel[lang])
+    return {
+        "languages": len(langs),
+        "nll_fell": len(fell),
+        "nll_rose": sorted(set(langs) - set(fell)),
+        "mean_relative_nll_drop": sum(rel.values()) / len(rel),
+        "mean_relative_nll_drop_by_group": {g: sum(v) / len(v) for g, v in by_group.items()},
+        # > 0: the worse the base model's bits per byte, the larger the relative NLL drop.
+        "spearman_base_bpb_vs_drop": spearman([langs[lang]["bpb_before"] for lang in rel], list(rel.values())),
+    }
+
+
+def print_summary(results: dict, out: Path) -> None:
+    from rich.table import Table
+
+    s = results["summary"]
+    table = Table(title="held-out NLL before -> after CPT (nats per segment; bits per byte)")
+    for col in ("language", "group", "NLL before", "NLL after", "change", "bpb before", "bpb after"):
+        table.add_column(col, justify="right" if col not in ("language", "group") else "left")
+    for lang, r in results["languages"].items():
+        change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
+        color = "green" if change < 0 else "red"
+        table.add_row(lang, r["group"], f"{r['nll_before']:.1f}", f"{r['nll_after']:.1f}", f"[{color}]{change:+.1%}[/]",
+                      f"{r['bpb_before']:.3f}", f"{r['bpb_after']:.3f}")
+    console.print(table)
+    console.print(
+        f"NLL fell for [bold]{s['nll_fell']}/{s['languages']}[/] languages; mean relative drop {s['mean_relative_nll_drop']:.1%}; "
+        f"Spearman(base bpb, drop) = {s['spearman_base_bpb_vs_drop']:.2f}; {results['wall_time_s']:.0f} s"
+    )
+    console.print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'nll.png'}; checkpoint {results['checkpoint']}")

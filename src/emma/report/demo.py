@@ -1,0 +1,106 @@
+"""The demo's Markdown report and its plot of NLL before vs after, grouped by resource group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emma.io import atomic_path, write_text
+from emma.languages import GROUPS
+
+GROUP_COLORS = {"high": "#1b9e77", "medium-high": "#66a61e", "medium": "#e6ab02", "medium-low": "#d95f02",
+                "low": "#e7298a", "unseen": "#7570b3", "unknown": "#999999"}
+
+
+def _ordered(langs: dict[str, dict]) -> list[str]:
+    rank = {g: i for i, g in enumerate(GROUPS + ["unknown"])}
+    return sorted(langs, key=lambda lang: (rank.get(langs[lang]["group"], 99), langs[lang]["bpb_before"]))
+
+
+def plot_nll(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = results["languages"]
+    order = _ordered(langs)
+    x = list(range(len(order)))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(10, 0.5 * len(order) + 2), 8), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    before = [langs[lang]["bpb_before"] for lang in order]
+    after = [langs[lang]["bpb_after"] for lang in order]
+    colors = [GROUP_COLORS.get(langs[lang]["group"], "#999999") for lang in order]
+    top.bar([i - 0.2 for i in x], before, width=0.4, color="#bbbbbb", label="base model")
+    top.bar([i + 0.2 for i in x], after, width=0.4, color=colors, label="after CPT (colour = resource group)")
+    top.set_ylabel("held-out bits per byte")
+    top.set_title(f"{results['base_model']}: held-out UDHR NLL before and after continual pre-training")
+    change = [100 * (langs[lang]["nll_after"] - langs[lang]["nll_before"]) / langs[lang]["nll_before"] for lang in order]
+    bottom.bar(x, change, color=colors)
+    bottom.axhline(0, color="black", linewidth=0.8)
+    bottom.set_ylabel("change in NLL (%)")
+    bottom.set_xticks(x, order, rotation=60, ha="right", fontsize=8)
+    # Resource-group separators and labels.
+    start = 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or langs[order[i]]["group"] != langs[order[start]]["group"]:
+            group = langs[order[start]]["group"]
+            top.text((start + i - 1) / 2, max(before + after) * 1.02, group, ha="center", fontsize=8,
+                     color=GROUP_COLORS.get(group, "#999999"))
+            if i < len(order):
+                for ax in (top, bottom):
+                    ax.axvline(i - 0.5, color="#dddddd", linewidth=0.8)
+            start = i
+    top.set_ylim(0, max(before + after) * 1.1)
+    top.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def markdown_report(results: dict) -> str:
+    langs, s = results["languages"], results["summary"]
+    lines = [
+        f"# emma demo: {results['base_model']} before and after continual pre-training",
+        "",
+        f"Checkpoint: `{results['checkpoint']}`. Held-out text: UDHR articles never trained on "
+        f"(every {results['config']['holdout_every']}th article). NLL is the total negative log-likelihood of a "
+        "held-out article in nats, averaged over the language's articles; bits per byte divide the same total "
+        "by the text's UTF-8 bytes, so both compare across tokenizers.",
+        "",
+        f"- NLL fell for **{s['nll_fell']} of {s['languages']}** languages"
+        + (f" (rose for {', '.join(s['nll_rose'])})" if s["nll_rose"] else "") + ".",
+        f"- Mean relative NLL drop: **{s['mean_relative_nll_drop']:.1%}**.",
+        f"- Spearman correlation between the base model's bits per byte and the relative drop: "
+        f"**{s['spearman_base_bpb_vs_drop']:.2f}** (positive: the weaker the base, the larger the gain).",
+        f"- Training: {results['train'].get('steps')} steps, loss {results['train'].get('train_loss_first') or float('nan'):.3f} -> "
+        f"{results['train'].get('train_loss_last') or float('nan'):.3f}; whole demo {results.get('wall_time_s', float('nan')):.0f} s.",
+        "",
+        "## Mean relative NLL drop per resource group",
+        "",
+        "| group | languages | mean drop |",
+        "|---|---:|---:|",
+    ]
+    for g in GROUPS + ["unknown"]:
+        members = [lang for lang in langs if langs[lang]["group"] == g]
+        if members:
+            lines.append(f"| {g} | {len(members)} | {s['mean_relative_nll_drop_by_group'][g]:.1%} |")
+    lines += [
+        "",
+        "## Per language",
+        "",
+        "| language | name | group | NLL before | NLL after | change | bpb before | bpb after | train tokens |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lang in _ordered(langs):
+        r = langs[lang]
+        change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
+        lines.append(f"| {lang} | {r['name']} | {r['group']} | {r['nll_before']:.1f} | {r['nll_after']:.1f} | {change:+.1%} | "
+                     f"{r['bpb_before']:.3f} | {r['bpb_after']:.3f} | {r['train_tokens']} |")
+    lines += ["", "![NLL before and after, by resource group](nll.png)", ""]
+    return "\n".join(lines)
+
+
+def write_report(results: dict, out: Path) -> None:
+    plot_nll(results, out / "nll.png")
+    write_text(out / "report.md", markdown_report(results))
