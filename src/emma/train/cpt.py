@@ -8,7 +8,9 @@ The plan of which block is seen when is fixed by the seed.
 
 from __future__ import annotations
 
+import logging
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import torch
 
 from emma.errors import EmmaError
 from emma.io import atomic_dir
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,11 +102,26 @@ def _collate(pad_id: int):
     return collate
 
 
+def last_complete_checkpoint(trainer_dir: str | Path) -> str | None:
+    """Newest `checkpoint-N` that the Trainer finished writing. `trainer_state.json` is the last
+    file it writes, so a checkpoint without it was cut off mid-save: it is removed, with a
+    message, and the one before it is used."""
+    trainer_dir = Path(trainer_dir)
+    if not trainer_dir.is_dir():
+        return None
+    found = [p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    for ckpt in sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        if (ckpt / "trainer_state.json").is_file():
+            return str(ckpt)
+        log.warning("%s is incomplete (no trainer_state.json: cut off while saving); removing it and resuming from the one before", ckpt)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return None
+
+
 def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str | Path, cfg: CPTConfig) -> dict:
     """Continue pre-training `model` on the mix; resume from the newest checkpoint in
     `out_dir/trainer` if there is one; save the final model to `out_dir/checkpoint`."""
     from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
 
     out_dir = Path(out_dir)
     blocks = make_blocks(docs_by_lang, tokenizer, cfg.block_size)
@@ -138,7 +157,7 @@ def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str
     )
     model.train()
     trainer = Trainer(model=model, args=args, train_dataset=PlanDataset(blocks, plan), data_collator=_collate(tokenizer.pad_token_id))
-    last = get_last_checkpoint(str(trainer_dir)) if trainer_dir.is_dir() else None
+    last = last_complete_checkpoint(trainer_dir)
     result = trainer.train(resume_from_checkpoint=last)
     model.eval()
     final = out_dir / "checkpoint"
