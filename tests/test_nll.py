@@ -85,3 +85,10 @@ def test_real_model_prefers_real_english(smollm2):
     bpb = lambda s: s.nll / math.log(2) / s.bytes  # noqa: E731
     assert bpb(s_eng) < 0.5 * bpb(s_shuf)
     assert bpb(s_eng) < bpb(s_amh)
+
+
+def test_progress_counts_each_scored_token_once(tiny):
+    text = " ".join(TEXTS[:3]) * 10
+    seen = []
+    scores = score_segments(tiny.model, tiny.tokenizer, [text, TEXTS[0]], window=64, stride=16, progress=seen.append)
+    assert sum(seen) == sum(s.tokens for s in scores)

@@ -101,7 +101,7 @@ def score_languages(lm, held: dict[str, list[dict]], log_path: Path, label: str,
     done = {r["lang"]: r for r in read_jsonl(log_path, tolerate_partial_tail=True)} if log_path.exists() else {}
     todo = [lang for lang in held if lang not in done]
     if todo:
-        total = sum(len(lm.tokenizer(r["text"], add_special_tokens=False)["input_ids"]) + 1 for lang in todo for r in held[lang])
+        total = sum(len(lm.tokenizer(r["text"], add_special_tokens=False)["input_ids"]) for lang in todo for r in held[lang])
         with _progress() as bar:
             task = bar.add_task(f"NLL {label}", total=total)
             for lang in todo:

@@ -86,7 +86,7 @@ def score_segments(
         for w, loss in zip(batch, losses.tolist()):
             totals[w.segment] += loss
         if progress:
-            progress(sum(len(w.ids) for w in batch))
+            progress(sum(len(w.ids) - w.first_target for w in batch))  # tokens scored
     return [SegmentScore(totals[k], len(encoded[k]), len(texts[k].encode("utf-8"))) for k in range(len(texts))]
 
 
