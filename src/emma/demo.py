@@ -168,7 +168,6 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
             alpha=cfg.alpha, seed=cfg.seed, save_steps=max(1, cfg.steps // 5),
         )
         train_info = train_cpt(base.model, base.tokenizer, docs, out, tcfg)
-        write_json(train_info_path, train_info)
     del base
 
     console.print("[bold]5/5[/] held-out NLL after CPT")
@@ -246,7 +245,7 @@ def print_summary(results: dict, out: Path) -> None:
     s = results["summary"]
     table = Table(title="held-out NLL before -> after CPT (nats per segment; bits per byte)")
     for col in ("language", "group", "NLL before", "NLL after", "change", "bpb before", "bpb after"):
-        table.add_column(col, justify="right" if col not in ("language", "group") else "left")
+        table.add_column(col, justify="right" if col not in ("language", "group") else "left", no_wrap=True)
     for lang, r in results["languages"].items():
         change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
         color = "green" if change < 0 else "red"

@@ -51,8 +51,8 @@ def plot_nll(results: dict, path: Path) -> None:
                     ax.axvline(i - 0.5, color="#dddddd", linewidth=0.8)
             start = i
     top.set_ylim(0, max(before + after) * 1.1)
-    top.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
+    fig.legend(*top.get_legend_handles_labels(), loc="lower left", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

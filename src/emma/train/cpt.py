@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from emma.errors import EmmaError
-from emma.io import atomic_dir
+from emma.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,9 @@ def last_complete_checkpoint(trainer_dir: str | Path) -> str | None:
 
 
 def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str | Path, cfg: CPTConfig) -> dict:
-    """Continue pre-training `model` on the mix; resume from the newest checkpoint in
-    `out_dir/trainer` if there is one; save the final model to `out_dir/checkpoint`."""
+    """Continue pre-training `model` on the mix; resume from the newest complete checkpoint in
+    `out_dir/trainer` if there is one; save the final model to `out_dir/checkpoint` and what
+    was trained to `out_dir/train.json`, then drop the resumable checkpoints."""
     from transformers import Trainer, TrainingArguments
 
     out_dir = Path(out_dir)
@@ -146,7 +147,7 @@ def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str
         max_grad_norm=1.0,
         logging_steps=cfg.logging_steps,
         save_steps=cfg.save_steps,
-        save_total_limit=2,
+        save_total_limit=1,  # rotation deletes the old one only after the new one is complete
         report_to="none",
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -165,7 +166,7 @@ def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str
         trainer.save_model(str(tmp))
         tokenizer.save_pretrained(str(tmp))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {
+    info = {
         "checkpoint": str(final),
         "resumed_from": last,
         "steps": cfg.steps,
@@ -176,3 +177,8 @@ def train_cpt(model, tokenizer, docs_by_lang: dict[str, list[str]], out_dir: str
         "train_tokens": planned,
         "available_tokens": token_counts,
     }
+    write_json(out_dir / "train.json", info)
+    # Final model and its record are saved: the resumable checkpoints (weights + optimiser,
+    # ~12 bytes a parameter) are no longer needed.
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    return info
