@@ -57,13 +57,15 @@ def score_segments(
         raise ValueError("stride must be in [1, window - 1]")
     prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     vocab = model.get_output_embeddings().weight.shape[0]
-    # Bound the fp32 logits of one batch to about 1 GiB.
-    max_batch_tokens = max_batch_tokens or max(window, (1 << 28) // vocab)
+    device = next(model.parameters()).device
+    if max_batch_tokens is None:
+        # Bound a batch's fp32 logits to about 1 GiB; on a CPU, batches past ~1k tokens only add
+        # memory traffic (measured: benchmarks/bench_foundation.py), so stop there.
+        max_batch_tokens = (1 << 28) // vocab if device.type != "cpu" else min(1024, (1 << 28) // vocab)
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     wins = [w for i, ids in enumerate(encoded) for w in _windows(i, [prefix] + ids, window, stride)]
     wins.sort(key=lambda w: -len(w.ids))
     totals = [0.0] * len(texts)
-    device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     i = 0
     while i < len(wins):
@@ -81,8 +83,9 @@ def score_segments(
         with torch.inference_mode():
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         losses = F.cross_entropy(
-            logits[:, :-1].float().transpose(1, 2), labels[:, 1:].to(device), ignore_index=-100, reduction="none"
-        ).sum(dim=1)
+            logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1).to(device),
+            ignore_index=-100, reduction="none",
+        ).view(len(batch), -1).sum(dim=1)
         for w, loss in zip(batch, losses.tolist()):
             totals[w.segment] += loss
         if progress:
