@@ -72,6 +72,9 @@ def generate(
     _quiet_libraries()
     from emma.models import generate_text, load_model
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     lm = load_model(model)
     typer.echo(prompt + generate_text(lm, prompt, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))
 

@@ -95,12 +95,14 @@ def prepare_data(cfg: DemoConfig, data_dir: Path) -> tuple[dict[str, list[str]],
     return docs, held
 
 
-def score_languages(lm, held: dict[str, list[dict]], log_path: Path, label: str, window: int) -> dict[str, dict]:
+def score_languages(load_lm, held: dict[str, list[dict]], log_path: Path, label: str, window: int) -> dict[str, dict]:
     """Score every language's held-out segments; each finished language is appended to
-    `log_path` at once, and languages already there are not scored again."""
+    `log_path` at once, and languages already there are not scored again (nor is the model
+    loaded when nothing is left)."""
     done = {r["lang"]: r for r in read_jsonl(log_path, tolerate_partial_tail=True)} if log_path.exists() else {}
     todo = [lang for lang in held if lang not in done]
     if todo:
+        lm = load_lm()
         total = sum(len(lm.tokenizer(r["text"], add_special_tokens=False)["input_ids"]) for lang in todo for r in held[lang])
         with _progress() as bar:
             task = bar.add_task(f"NLL {label}", total=total)
@@ -151,28 +153,33 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     docs, held = prepare_data(cfg, out / "data")
     langs = list(held)
 
-    console.print(f"[bold]2/5[/] base model: {cfg.model}")
-    base = load_model(cfg.model)
-    console.print(f"[bold]3/5[/] held-out NLL of the base model ({len(langs)} languages)")
+    console.print(f"[bold]2/5[/] held-out NLL of the base model {cfg.model} ({len(langs)} languages)")
+    loaded: dict = {}
+
+    def base():
+        if "base" not in loaded:
+            loaded["base"] = load_model(cfg.model)
+        return loaded["base"]
+
     before = score_languages(base, held, out / "scores_before.jsonl", "before", cfg.window)
 
     ckpt = out / "checkpoint"
     train_info_path = out / "train.json"
     if train_info_path.exists() and (ckpt / "config.json").exists():
-        console.print("[bold]4/5[/] continual pre-training: done earlier, reusing", str(ckpt))
+        console.print("[bold]3/5[/] continual pre-training: done earlier, reusing", str(ckpt))
         train_info = json.loads(train_info_path.read_text(encoding="utf-8"))
     else:
-        console.print(f"[bold]4/5[/] continual pre-training: {cfg.steps} steps x {cfg.batch_size} x {cfg.block_size} tokens, alpha={cfg.alpha}")
+        console.print(f"[bold]3/5[/] continual pre-training: {cfg.steps} steps x {cfg.batch_size} x {cfg.block_size} tokens, alpha={cfg.alpha}")
         tcfg = CPTConfig(
             steps=cfg.steps, batch_size=cfg.batch_size, block_size=cfg.block_size, learning_rate=cfg.learning_rate,
             alpha=cfg.alpha, seed=cfg.seed, save_steps=max(1, cfg.steps // 5),
         )
-        train_info = train_cpt(base.model, base.tokenizer, docs, out, tcfg)
-    del base
+        train_info = train_cpt(base().model, base().tokenizer, docs, out, tcfg)
+    loaded.clear()
 
-    console.print("[bold]5/5[/] held-out NLL after CPT")
-    adapted = load_model(str(ckpt))
-    after = score_languages(adapted, held, out / "scores_after.jsonl", "after", cfg.window)
+    console.print("[bold]4/5[/] held-out NLL after CPT")
+    after = score_languages(lambda: load_model(str(ckpt)), held, out / "scores_after.jsonl", "after", cfg.window)
+    console.print("[bold]5/5[/] results and report")
 
     groups = _groups(cfg, langs)
     results = {
