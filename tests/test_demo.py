@@ -42,6 +42,8 @@ def test_tiny_demo_runs_then_reuses_every_stage(tmp_path, tiny_model_dir, udhr_p
     assert "swh_Latn" in results["languages"]  # `sw` resolved to the variety the UDHR has
     trained = sum(r["train_tokens"] for r in results["languages"].values())
     assert 6 * 4 * 32 < trained <= 6 * 4 * 64  # 6 steps x 4 blocks of at most 64 tokens
+    assert set(results["stage_seconds"]) == {"data", "nll_before", "train", "nll_after", "report"}
+    assert results["wall_time_s"] == pytest.approx(sum(results["stage_seconds"].values()), abs=0.1)
     assert not (tmp_path / "trainer").exists()  # resumable checkpoints dropped once the final one is saved
     # a large learning rate on a random model: held-out NLL must fall everywhere
     assert results["summary"]["nll_fell"] == 4

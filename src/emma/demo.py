@@ -138,20 +138,37 @@ def _check_config(out: Path, cfg: DemoConfig) -> None:
     write_json(path, mine)
 
 
+class _StageClock:
+    """Seconds spent per stage, summed over every run into the same --out (timings.json), so a
+    resumed demo reports the time it really cost, not only its last short run."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / "timings.json"
+        self.times = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        self.t = time.time()
+
+    def lap(self, stage: str) -> None:
+        now = time.time()
+        self.times[stage] = round(self.times.get(stage, 0.0) + now - self.t, 2)
+        self.t = now
+        write_json(self.path, self.times)
+
+
 def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     from emma.models import load_model
     from emma.report.demo import write_report
     from emma.train.cpt import train_cpt
 
-    t0 = time.time()
     out = ensure_writable_dir(out)
     _check_config(out, cfg)
+    clock = _StageClock(out)
     console.rule("[bold]emma demo: the EMMA-500 recipe in miniature")
     console.print(f"base model [bold]{cfg.model}[/], {len(cfg.languages)} languages, {cfg.steps} CPT steps -> {out}")
 
     console.print("[bold]1/5[/] data: UDHR, training vs held-out articles")
     docs, held = prepare_data(cfg, out / "data")
     langs = list(held)
+    clock.lap("data")
 
     console.print(f"[bold]2/5[/] held-out NLL of the base model {cfg.model} ({len(langs)} languages)")
     loaded: dict = {}
@@ -162,6 +179,7 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
         return loaded["base"]
 
     before = score_languages(base, held, out / "scores_before.jsonl", "before", cfg.window)
+    clock.lap("nll_before")
 
     ckpt = out / "checkpoint"
     train_info_path = out / "train.json"
@@ -176,9 +194,11 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
         )
         train_info = train_cpt(base().model, base().tokenizer, docs, out, tcfg)
     loaded.clear()
+    clock.lap("train")
 
     console.print("[bold]4/5[/] held-out NLL after CPT")
     after = score_languages(lambda: load_model(str(ckpt)), held, out / "scores_after.jsonl", "after", cfg.window)
+    clock.lap("nll_after")
     console.print("[bold]5/5[/] results and report")
 
     groups = _groups(cfg, langs)
@@ -205,7 +225,9 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
         },
     }
     results["summary"] = summarize_demo(results["languages"])
-    results["wall_time_s"] = round(time.time() - t0, 1)
+    clock.lap("report")
+    results["stage_seconds"] = clock.times  # summed over every run into this --out
+    results["wall_time_s"] = round(sum(clock.times.values()), 1)
     write_json(out / "results.json", results)
     write_report(results, out)
     print_summary(results, out)

@@ -74,7 +74,8 @@ def markdown_report(results: dict) -> str:
         f"- Spearman correlation between the base model's bits per byte and the relative drop: "
         f"**{s['spearman_base_bpb_vs_drop']:.2f}** (positive: the weaker the base, the larger the gain).",
         f"- Training: {results['train'].get('steps')} steps, loss {results['train'].get('train_loss_first') or float('nan'):.3f} -> "
-        f"{results['train'].get('train_loss_last') or float('nan'):.3f}; whole demo {results.get('wall_time_s', float('nan')):.0f} s.",
+        f"{results['train'].get('train_loss_last') or float('nan'):.3f}; whole demo {results.get('wall_time_s', float('nan')):.0f} s "
+        f"(summed over runs: {', '.join(f'{k} {v:.0f} s' for k, v in results.get('stage_seconds', {}).items())}).",
         "",
         "## Mean relative NLL drop per resource group",
         "",
