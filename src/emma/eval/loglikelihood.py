@@ -1,0 +1,99 @@
+"""Log-likelihood of a continuation given a context: the one question every multiple-choice and
+classification task asks a model (lm-evaluation-harness's `loglikelihood` request).
+
+Two savings over scoring each (context, continuation) as one sequence, as lm-eval's HF backend
+does: each distinct context runs through the model once and its KV cache is shared by all of its
+continuations; and only the positions that predict continuation tokens go through the LM head
+(for Gemma 3 the 262k x 640 head is most of the model). Results equal a plain forward pass.
+
+Tokenisation follows lm-eval, so per-item numbers are comparable: trailing whitespace of the
+context moves to the continuation, and the continuation's tokens are those of
+context+continuation after the context's own tokens. An empty context is the BOS (or EOS) token.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class LogLikelihood:
+    logprob: float  # sum over the continuation's tokens, nats
+    is_greedy: bool  # every continuation token is the argmax
+    tokens: int
+
+
+def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        continuation = context[-spaces:] + continuation
+        context = context[:-spaces]
+    whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+    ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
+    cont = whole[len(ctx):]
+    if not ctx:
+        prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        ctx = [prefix]
+    return ctx, cont
+
+
+def _backbone_and_head(model):
+    backbone = model.get_decoder() if hasattr(model, "get_decoder") else model.model
+    head = model.get_output_embeddings()
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return backbone, head, getattr(config, "final_logit_softcapping", None)
+
+
+def _logprobs(head, softcap, hidden: torch.Tensor) -> torch.Tensor:
+    logits = head(hidden).float()
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return torch.log_softmax(logits, dim=-1)
+
+
+def loglikelihoods(model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, progress=None) -> list[LogLikelihood]:
+    """Score each (context, continuation); contexts shared by several requests run once."""
+    encoded = [encode_pair(tokenizer, c, x) for c, x in requests]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (ctx, _) in enumerate(encoded):
+        groups.setdefault(tuple(ctx), []).append(i)
+    backbone, head, softcap = _backbone_and_head(model)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out: list[LogLikelihood | None] = [None] * len(requests)
+    for ctx, members in groups.items():
+        with torch.inference_mode():
+            ctx_out = backbone(input_ids=torch.tensor([ctx], device=device), use_cache=True)
+        cache, last = ctx_out.past_key_values, ctx_out.last_hidden_state[:, -1:]
+        members = sorted(members, key=lambda i: -len(encoded[i][1]))
+        for start in range(0, len(members), batch_size):
+            batch = members[start : start + batch_size]
+            conts = [encoded[i][1] for i in batch]
+            width = max(len(c) for c in conts) - 1  # the last token is predicted, never fed
+            hidden = last.expand(len(batch), 1, -1)
+            if width > 0:
+                ids = torch.full((len(batch), width), pad, dtype=torch.long, device=device)
+                mask = torch.zeros((len(batch), len(ctx) + width), dtype=torch.long, device=device)
+                mask[:, : len(ctx)] = 1
+                for r, c in enumerate(conts):
+                    ids[r, : len(c) - 1] = torch.tensor(c[:-1], device=device)
+                    mask[r, len(ctx) : len(ctx) + len(c) - 1] = 1
+                shared = copy.deepcopy(cache)
+                shared.batch_repeat_interleave(len(batch))
+                with torch.inference_mode():
+                    h = backbone(input_ids=ids, attention_mask=mask, past_key_values=shared, use_cache=True).last_hidden_state
+                hidden = torch.cat([hidden, h], dim=1)
+            with torch.inference_mode():
+                for r, (i, c) in enumerate(zip(batch, conts)):
+                    # Only the positions that predict this continuation's tokens meet the LM head.
+                    lp = _logprobs(head, softcap, hidden[r, : len(c)])
+                    target = torch.tensor(c, device=device)
+                    out[i] = LogLikelihood(
+                        float(lp.gather(1, target[:, None]).sum()), bool((lp.argmax(-1) == target).all()), len(c)
+                    )
+            if progress:
+                progress(len(batch))
+    return out  # type: ignore[return-value]
