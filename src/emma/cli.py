@@ -79,6 +79,40 @@ def generate(
     typer.echo(prompt + generate_text(lm, prompt, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))
 
 
+@app.command("eval")
+def eval_(
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model(s) to evaluate (repeat the flag): alias, HF id, directory or .gguf."),
+    tasks: str = typer.Option(..., "--tasks", help="Comma-separated tasks (available: sib200)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: <model>/<task>/<xxx_Scrp>.jsonl and <model>/scores.json."),
+    langs: Optional[str] = typer.Option(None, "--langs", help="L1,L2 (any code form) | all | group:<resource group>."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the hub)."),
+    shots: int = typer.Option(0, help="Few-shot examples per item."),
+    limit: Optional[int] = typer.Option(None, help="Items per language (for quick runs)."),
+    first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
+    backend: str = typer.Option("hf", help="hf (vllm and openai to come)."),
+    batch_size: int = typer.Option(8, help="Continuations scored together."),
+    resource_groups: Optional[Path] = typer.Option(None, help="EMMA-500 resource_groups.json for per-group aggregates."),
+) -> None:
+    """Evaluate models on benchmark tasks, per language and per resource group."""
+    _quiet_libraries()
+    from emma.eval.harness import evaluate
+    from emma.languages import load_resource_groups
+
+    groups = load_resource_groups(resource_groups) if resource_groups else {}
+    evaluate(model, [t.strip() for t in tasks.split(",") if t.strip()], out, langs=langs,
+             data_dir=str(data_dir) if data_dir else None, shots=shots, limit=limit, first_token=first_token,
+             backend=backend, groups=groups, batch_size=batch_size)
+
+
+@app.command()
+def report(eval_dir: Path = typer.Argument(..., help="An `emma eval --out` folder.")) -> None:
+    """Write CSV + Markdown tables (one row per model, Avg then languages; and per resource group)."""
+    from emma.report.tables import write_report
+
+    for path in write_report(eval_dir):
+        typer.echo(str(path))
+
+
 @app.command()
 def lang(codes: list[str] = typer.Argument(..., help="Codes or names in any form: sw, swh, zh-Hant, swh_Latn, Swahili.")) -> None:
     """Normalise language codes to xxx_Scrp and show name, script and macrolanguage."""

@@ -54,9 +54,14 @@ def _logprobs(head, softcap, hidden: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1)
 
 
-def loglikelihoods(model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, progress=None) -> list[LogLikelihood]:
-    """Score each (context, continuation); contexts shared by several requests run once."""
+def loglikelihoods(
+    model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, first_token_only: bool = False, progress=None
+) -> list[LogLikelihood]:
+    """Score each (context, continuation); contexts shared by several requests run once.
+    `first_token_only` scores just the continuation's first token (EMMA-500's SIB-200 script did)."""
     encoded = [encode_pair(tokenizer, c, x) for c, x in requests]
+    if first_token_only:
+        encoded = [(ctx, cont[:1]) for ctx, cont in encoded]
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, (ctx, _) in enumerate(encoded):
         groups.setdefault(tuple(ctx), []).append(i)

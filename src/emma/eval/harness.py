@@ -1,0 +1,91 @@
+"""`emma eval`: run tasks x languages for each model, writing one per-sample JSONL per
+(model, task, language) and a scores.json per model with per-resource-group aggregates.
+
+Layout: `OUT/<model-name>/<task>/<xxx_Scrp>.jsonl` (one line per item), `OUT/<model-name>/scores.json`:
+`{"<task>": {"<xxx_Scrp>": {"<metric>": v, "n": k}, "_groups": {"<group>": {...}}, "_overall": {...}}}`.
+A (model, task, language) whose JSONL exists is not redone: a kill loses only the language in progress.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from emma.errors import EmmaError
+from emma.eval.tasks import get_task
+from emma.io import ensure_writable_dir, write_json, write_jsonl
+from emma.languages import GROUPS, resolve
+
+console = Console(stderr=True)
+
+
+def select_languages(task, data_dir, langs: str | None, groups: dict[str, str]) -> list[str]:
+    available = task.available_languages(data_dir)
+    if not langs or langs == "all":
+        return available
+    if langs.startswith("group:"):
+        wanted = langs.removeprefix("group:")
+        if wanted not in GROUPS:
+            raise EmmaError(f"unknown resource group {wanted!r} in --langs; use one of {', '.join(GROUPS)}")
+        return [lang for lang in available if groups.get(lang) == wanted]
+    return [resolve(code.strip(), available) for code in langs.split(",") if code.strip()]
+
+
+def aggregate(per_lang: dict[str, dict], groups: dict[str, str], metrics: list[str]) -> dict:
+    """Macro-average over languages, per resource group and overall."""
+    def mean(langs):
+        return {m: sum(per_lang[lang][m] for lang in langs) / len(langs) for m in metrics} | {"languages": len(langs)}
+
+    by_group: dict[str, list[str]] = {}
+    for lang in per_lang:
+        by_group.setdefault(groups.get(lang, "unknown"), []).append(lang)
+    return {"_groups": {g: mean(v) for g, v in by_group.items()}, "_overall": mean(list(per_lang))} if per_lang else {}
+
+
+def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str | None = None, data_dir: str | None = None,
+             shots: int = 0, limit: int | None = None, first_token: bool = False, backend: str = "hf",
+             groups: dict[str, str] | None = None, batch_size: int = 8) -> dict:
+    from emma.eval.backends import make_backend
+
+    out = ensure_writable_dir(out)
+    groups = groups or {}
+    settings = {"shots": shots, "limit": limit, "first_token": first_token}
+    all_scores = {}
+    for model in models:
+        be = None
+        for task_name in tasks:
+            task = get_task(task_name)
+            chosen = select_languages(task, data_dir, langs, groups)
+            if not chosen:
+                raise EmmaError(f"{task_name}: no language selected by --langs {langs!r}")
+            model_dir = out / Path(model).name.removesuffix(".gguf").replace("/", "--")
+            per_lang = {}
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TimeRemainingColumn(), console=console) as bar:
+                todo = bar.add_task(f"{model} {task_name}", total=len(chosen))
+                for lang in chosen:
+                    path = model_dir / task_name / f"{lang}.jsonl"
+                    meta_path = path.with_suffix(".json")
+                    if path.exists() and meta_path.exists() and json.loads(meta_path.read_text())["settings"] == settings:
+                        per_lang[lang] = json.loads(meta_path.read_text())["scores"]
+                    else:
+                        be = be or make_backend(backend, model, batch_size=batch_size)
+                        bar.update(todo, description=f"{model} {task_name} {lang}")
+                        samples, scores = task.run(be, data_dir, lang, shots=shots, limit=limit, first_token=first_token)
+                        write_jsonl(path, samples)
+                        write_json(meta_path, {"settings": settings, "scores": scores})  # written last: marks done
+                        per_lang[lang] = scores
+                    bar.advance(todo)
+            scores_path = model_dir / "scores.json"
+            existing = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+            existing[task_name] = {**per_lang, **aggregate(per_lang, groups, task.METRICS)}
+            write_json(scores_path, existing)
+            all_scores.setdefault(model_dir.name, {})[task_name] = existing[task_name]
+            overall = existing[task_name].get("_overall", {})
+            console.print(f"{model_dir.name} {task_name}: " + ", ".join(f"{m} {overall.get(m, float('nan')):.3f}" for m in task.METRICS)
+                          + f" over {len(per_lang)} languages")
+    return all_scores
+

@@ -1,0 +1,105 @@
+import json
+
+import pytest
+
+from conftest import SIB200, need
+from emma.errors import EmmaError
+from emma.eval.harness import evaluate
+from emma.eval.tasks import get_task
+from emma.eval.tasks.sib200 import LABELS, build_requests, load_split
+from emma.report.tables import write_report
+
+ROWS = [
+    ("1", "sports", "The team won the cup."),
+    ("2", "health", "Doctors recommend rest."),
+    ("3", "travel", "The train leaves at noon."),
+    ("4", "politics", "The vote was postponed."),
+]
+
+
+def make_sib(tmp_path, langs=("eng_Latn", "swh_Latn")):
+    root = tmp_path / "sib"
+    for lang in langs:
+        (root / lang).mkdir(parents=True)
+        lines = ["index_id\tcategory\ttext"] + ["\t".join(r) for r in ROWS]
+        for split in ("train", "dev", "test"):
+            (root / lang / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_prompt_and_shots_follow_lm_eval(tmp_path):
+    rows = load_split(make_sib(tmp_path), "eng_Latn", "test")
+    items = build_requests(rows, shots=1)
+    head = f"Topic Classification: {', '.join(LABELS)}.\n\nThe label of "
+    # first_n from the test split, skipping the item itself
+    assert items[0]["shots"] == ["2"] and items[1]["shots"] == ["1"]
+    assert items[0]["context"] == f"{head}[Doctors recommend rest.] is health\n\n{head}[The team won the cup.] is"
+    assert items[0]["target"] == LABELS.index("sports")
+
+
+def test_evaluate_writes_samples_scores_and_resumes(tmp_path, tiny_model_dir):
+    data = make_sib(tmp_path)
+    out = tmp_path / "eval"
+    groups = {"eng_Latn": "high", "swh_Latn": "low"}
+    evaluate([str(tiny_model_dir)], ["sib200"], out, langs="all", data_dir=str(data), shots=1, groups=groups)
+    model_dir = out / tiny_model_dir.name
+    samples = [json.loads(line) for line in (model_dir / "sib200" / "eng_Latn.jsonl").read_text().splitlines()]
+    assert len(samples) == 4
+    for s in samples:
+        assert len(s["loglikelihoods"]) == 7
+        assert s["prediction"] == max(range(7), key=lambda j: s["loglikelihoods"][j])
+        assert s["acc"] == float(s["prediction"] == s["target"])
+    scores = json.loads((model_dir / "scores.json").read_text())["sib200"]
+    assert scores["eng_Latn"]["n"] == 4
+    assert scores["eng_Latn"]["acc"] == pytest.approx(sum(s["acc"] for s in samples) / 4)
+    assert set(scores["_groups"]) == {"high", "low"}
+    assert scores["_overall"]["acc"] == pytest.approx((scores["eng_Latn"]["acc"] + scores["swh_Latn"]["acc"]) / 2)
+    stamp = (model_dir / "sib200" / "eng_Latn.jsonl").stat().st_mtime_ns
+    evaluate([str(tiny_model_dir)], ["sib200"], out, langs="eng,swh", data_dir=str(data), shots=1, groups=groups)
+    assert (model_dir / "sib200" / "eng_Latn.jsonl").stat().st_mtime_ns == stamp  # not redone
+    # different settings are not silently reused
+    evaluate([str(tiny_model_dir)], ["sib200"], out, langs="group:high", data_dir=str(data), shots=0, groups=groups)
+    assert (model_dir / "sib200" / "eng_Latn.jsonl").stat().st_mtime_ns != stamp
+    paths = write_report(out)
+    md = paths[0].read_text()
+    assert "## sib200 acc" in md and f"| {tiny_model_dir.name} |" in md
+
+
+def test_bad_task_input_is_one_clear_error(tmp_path, tiny_model_dir):
+    data = make_sib(tmp_path)
+    with pytest.raises(EmmaError, match="unknown task 'sib201'"):
+        get_task("sib201")
+    (data / "eng_Latn" / "test.tsv").write_text("index_id\tcategory\ttext\n1\tcooking\tSoup.\n")
+    with pytest.raises(EmmaError, match=r"test.tsv:2 is malformed"):
+        load_split(data, "eng_Latn", "test")
+    with pytest.raises(EmmaError, match="dev.tsv not found"):
+        load_split(data, "fra_Latn", "dev")
+    with pytest.raises(EmmaError, match="not available here"):
+        evaluate([str(tiny_model_dir)], ["sib200"], tmp_path / "o", langs="fra", data_dir=str(data))
+    with pytest.raises(EmmaError, match="no <model>/scores.json"):
+        write_report(tmp_path / "nothing")
+
+
+def test_real_sib200_with_smollm2(tmp_path, smollm2):
+    data = need(SIB200)
+    out = tmp_path / "eval"
+    scores = evaluate(["smollm2-135m"], ["sib200"], out, langs="eng_Latn", data_dir=str(data), shots=1, limit=7)
+    s = scores["smollm2-135m"]["sib200"]["eng_Latn"]
+    assert s["n"] == 7 and 0.0 <= s["acc"] <= 1.0
+    first = evaluate(["smollm2-135m"], ["sib200"], tmp_path / "first", langs="eng_Latn", data_dir=str(data), shots=1, limit=7,
+                     first_token=True)
+    assert first["smollm2-135m"]["sib200"]["eng_Latn"]["n"] == 7
+
+
+def test_cli_eval_and_report(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    data = make_sib(tmp_path)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "emma.cli", *a], capture_output=True, text=True, timeout=300)  # noqa: E731
+    bad = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib201", "--out", str(tmp_path / "e"), "--data-dir", str(data))
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "emma: error: unknown task 'sib201'; available: sib200"
+    ok = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib200", "--out", str(tmp_path / "e"), "--data-dir", str(data), "--limit", "2")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    rep = run("report", str(tmp_path / "e"))
+    assert rep.returncode == 0 and "report.md" in rep.stdout
