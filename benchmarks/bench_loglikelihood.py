@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from emma.eval.loglikelihood import encode_pair, loglikelihoods  # noqa: E402
+from emma.eval.loglikelihood import encode_pair, loglikelihoods, wants_bos  # noqa: E402
 from emma.models import load_model  # noqa: E402
 
 SIB = Path(__file__).resolve().parents[2] / "shared" / "data" / "sib200" / "eng_Latn"
@@ -33,7 +33,7 @@ def rows(split: str) -> list[dict]:
 
 
 def plain(model, tok, context: str, continuation: str) -> float:
-    ctx, cont = encode_pair(tok, context, continuation)
+    ctx, cont = encode_pair(tok, context, continuation, add_bos=wants_bos(model))
     ids = torch.tensor([ctx + cont])
     with torch.inference_mode():
         lp = torch.log_softmax(model(ids).logits[0].float(), -1)

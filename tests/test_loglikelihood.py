@@ -14,7 +14,9 @@ REQUESTS = [
 
 
 def plain(model, tok, context, continuation):
-    ctx, cont = encode_pair(tok, context, continuation)
+    from emma.eval.loglikelihood import wants_bos
+
+    ctx, cont = encode_pair(tok, context, continuation, add_bos=wants_bos(model))
     ids = torch.tensor([ctx + cont])
     with torch.no_grad():
         lp = torch.log_softmax(model(ids).logits[0].float(), -1)
@@ -29,6 +31,8 @@ def test_encode_pair_follows_lm_eval(smollm2):
     assert tok.decode(ctx) == "Answer:" and tok.decode(cont) == " yes"
     ctx, cont = encode_pair(tok, "", "yes")
     assert ctx == [tok.bos_token_id]
+    ctx, cont = encode_pair(tok, "Answer: ", "yes", add_bos=True)
+    assert ctx[0] == tok.bos_token_id and tok.decode(cont) == " yes"
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8])

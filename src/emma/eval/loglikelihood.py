@@ -8,7 +8,8 @@ continuations; and only the positions that predict continuation tokens go throug
 
 Tokenisation follows lm-eval, so per-item numbers are comparable: trailing whitespace of the
 context moves to the continuation, and the continuation's tokens are those of
-context+continuation after the context's own tokens. An empty context is the BOS (or EOS) token.
+context+continuation after the context's own tokens. An empty context is the BOS (or EOS) token. BOS is prepended for Gemma
+models only, as lm-eval does (`add_bos` overrides).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class LogLikelihood:
     tokens: int
 
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer, context: str, continuation: str, *, add_bos: bool = False) -> tuple[list[int], list[int]]:
     spaces = len(context) - len(context.rstrip())
     if spaces:
         continuation = context[-spaces:] + continuation
@@ -34,10 +35,17 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
     ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
     cont = whole[len(ctx):]
+    if add_bos and tokenizer.bos_token_id is not None:
+        ctx = [tokenizer.bos_token_id] + ctx
     if not ctx:
         prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         ctx = [prefix]
     return ctx, cont
+
+
+def wants_bos(model) -> bool:
+    """lm-eval's rule: BOS is added for Gemma models (they degrade without it), not otherwise."""
+    return str(getattr(model.config, "model_type", "")).startswith("gemma")
 
 
 def _backbone_and_head(model):
@@ -55,11 +63,13 @@ def _logprobs(head, softcap, hidden: torch.Tensor) -> torch.Tensor:
 
 
 def loglikelihoods(
-    model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, first_token_only: bool = False, progress=None
+    model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, first_token_only: bool = False,
+    add_bos: bool | None = None, progress=None,
 ) -> list[LogLikelihood]:
     """Score each (context, continuation); contexts shared by several requests run once.
     `first_token_only` scores just the continuation's first token (EMMA-500's SIB-200 script did)."""
-    encoded = [encode_pair(tokenizer, c, x) for c, x in requests]
+    add_bos = wants_bos(model) if add_bos is None else add_bos
+    encoded = [encode_pair(tokenizer, c, x, add_bos=add_bos) for c, x in requests]
     if first_token_only:
         encoded = [(ctx, cont[:1]) for ctx, cont in encoded]
     groups: dict[tuple[int, ...], list[int]] = {}
