@@ -103,3 +103,19 @@ def test_cli_eval_and_report(tmp_path, tiny_model_dir):
     assert ok.returncode == 0, ok.stderr[-2000:]
     rep = run("report", str(tmp_path / "e"))
     assert rep.returncode == 0 and "report.md" in rep.stdout
+
+
+def test_nll_task_on_text_files_and_flores_layout(tmp_path, tiny_model_dir):
+    texts = tmp_path / "txt"
+    texts.mkdir()
+    (texts / "eng_Latn.txt").write_text("All human beings are born free.\n\nThey are endowed with reason.\n", encoding="utf-8")
+    (texts / "swh_Latn.txt").write_text("Watu wote wamezaliwa huru.\n", encoding="utf-8")
+    (texts / "fra_Latn.txt").write_text("\n\n", encoding="utf-8")
+    out = tmp_path / "eval"
+    scores = evaluate([str(tiny_model_dir)], ["nll"], out, langs="eng,swh", data_dir=str(texts))
+    s = scores[tiny_model_dir.name]["nll"]
+    assert s["eng_Latn"]["n"] == 2 and s["swh_Latn"]["n"] == 1 and s["eng_Latn"]["nll"] > 0 and s["_overall"]["bpb"] > 0
+    with pytest.raises(EmmaError, match="empty language"):
+        evaluate([str(tiny_model_dir)], ["nll"], out, langs="fra", data_dir=str(texts))
+    flores = evaluate([str(tiny_model_dir)], ["nll"], tmp_path / "e2", langs="eng_Latn", data_dir=str(make_sib(tmp_path)))
+    assert flores[tiny_model_dir.name]["nll"]["eng_Latn"]["n"] == 4

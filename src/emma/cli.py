@@ -82,7 +82,7 @@ def generate(
 @app.command("eval")
 def eval_(
     model: list[str] = typer.Option(..., "--model", "-m", help="Model(s) to evaluate (repeat the flag): alias, HF id, directory or .gguf."),
-    tasks: str = typer.Option(..., "--tasks", help="Comma-separated tasks (available: sib200)."),
+    tasks: str = typer.Option(..., "--tasks", help="Comma-separated tasks (available: nll, sib200)."),
     out: Path = typer.Option(..., "--out", help="Output folder: <model>/<task>/<xxx_Scrp>.jsonl and <model>/scores.json."),
     langs: Optional[str] = typer.Option(None, "--langs", help="L1,L2 (any code form) | all | group:<resource group>."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the hub)."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emma.eval.loglikelihood import LogLikelihood, loglikelihoods
+from emma.eval.nll import SegmentScore, score_segments
 
 
 @dataclass
@@ -22,6 +23,9 @@ class HFBackend:
     def loglikelihood(self, requests: list[tuple[str, str]], *, first_token_only: bool = False, progress=None) -> list[LogLikelihood]:
         return loglikelihoods(self.lm.model, self.lm.tokenizer, requests, batch_size=self.batch_size,
                               first_token_only=first_token_only, progress=progress)
+
+    def nll(self, texts: list[str], *, progress=None) -> list[SegmentScore]:
+        return score_segments(self.lm.model, self.lm.tokenizer, texts, progress=progress)
 
 
 def make_backend(kind: str, model: str, *, batch_size: int = 8):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from emma.errors import EmmaError
-from emma.eval.tasks import sib200
+from emma.eval.tasks import nll, sib200
 
 TASKS = {
+    "nll": nll,
     "sib200": sib200,
 }
 

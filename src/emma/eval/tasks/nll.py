@@ -1,0 +1,55 @@
+"""Intrinsic NLL on monolingual or parallel text, per language (EMMA-500's intrinsic evaluation).
+
+Data (`--data-dir`), either layout:
+- a folder of `<xxx_Scrp>.txt` files, one segment per line (blank lines skipped);
+- the SIB-200/FLORES layout `<xxx_Scrp>/test.tsv` (`text` column): the same FLORES sentences in
+  every language, so totals compare across languages.
+Metrics: `nll` (mean total NLL per segment, nats) and `bpb` (bits per UTF-8 byte); lower is better.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from emma.errors import EmmaError
+from emma.eval.nll import summarize
+
+NAME = "nll"
+METRICS = ["nll", "bpb"]
+
+
+def available_languages(data_dir: str | Path | None) -> list[str]:
+    if data_dir is None:
+        raise EmmaError("nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders")
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise EmmaError(f"nll: --data-dir {root} is not a folder")
+    return sorted({p.stem for p in root.glob("*.txt")} | {p.name for p in root.iterdir() if (p / "test.tsv").is_file()})
+
+
+def load_segments(data_dir: str | Path, lang: str) -> list[str]:
+    root = Path(data_dir)
+    txt, tsv = root / f"{lang}.txt", root / lang / "test.tsv"
+    try:
+        if txt.is_file():
+            segments = [line.strip() for line in txt.read_text(encoding="utf-8").splitlines() if line.strip()]
+        elif tsv.is_file():
+            with open(tsv, encoding="utf-8", newline="") as f:
+                segments = [r["text"].strip() for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if r.get("text")]
+        else:
+            raise EmmaError(f"nll: no {txt.name} or {lang}/test.tsv in {root}")
+    except UnicodeDecodeError as exc:
+        raise EmmaError(f"nll: {txt if txt.is_file() else tsv} is not valid UTF-8 (byte {exc.start})") from None
+    if not segments:
+        raise EmmaError(f"nll: language {lang} has no text in {root} (empty language)")
+    return segments
+
+
+def run(backend, data_dir, lang: str, *, shots: int = 0, limit: int | None = None, first_token: bool = False,
+        progress=None) -> tuple[list[dict], dict]:
+    segments = load_segments(data_dir, lang)[:limit]
+    scores = backend.nll(segments, progress=progress)
+    samples = [{"id": i, "text": t, "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for i, (t, s) in enumerate(zip(segments, scores))]
+    summary = summarize(scores)
+    return samples, {"nll": summary["nll"], "bpb": summary["bpb"], "n": len(samples)}
