@@ -98,7 +98,7 @@ def test_cli_eval_and_report(tmp_path, tiny_model_dir):
     data = make_sib(tmp_path)
     run = lambda *a: subprocess.run([sys.executable, "-m", "emma.cli", *a], capture_output=True, text=True, timeout=300)  # noqa: E731
     bad = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib201", "--out", str(tmp_path / "e"), "--data-dir", str(data))
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "emma: error: unknown task 'sib201'; available: sib200"
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "emma: error: unknown task 'sib201'; available: nll, sib200"
     ok = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib200", "--out", str(tmp_path / "e"), "--data-dir", str(data), "--limit", "2")
     assert ok.returncode == 0, ok.stderr[-2000:]
     rep = run("report", str(tmp_path / "e"))
