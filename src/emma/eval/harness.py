@@ -66,6 +66,7 @@ def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           TimeRemainingColumn(), console=console) as bar:
                 todo = bar.add_task(f"{model} {task_name}", total=len(chosen))
+                scored = bar.add_task("  requests scored in this language", total=None)
                 for lang in chosen:
                     path = model_dir / task_name / f"{lang}.jsonl"
                     meta_path = path.with_suffix(".json")
@@ -74,7 +75,9 @@ def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str
                     else:
                         be = be or make_backend(backend, model, batch_size=batch_size)
                         bar.update(todo, description=f"{model} {task_name} {lang}")
-                        samples, scores = task.run(be, data_dir, lang, shots=shots, limit=limit, first_token=first_token)
+                        bar.reset(scored, total=None)
+                        samples, scores = task.run(be, data_dir, lang, shots=shots, limit=limit, first_token=first_token,
+                                                   progress=lambda n: bar.advance(scored, n))
                         write_jsonl(path, samples)
                         write_json(meta_path, {"settings": settings, "scores": scores})  # written last: marks done
                         per_lang[lang] = scores
