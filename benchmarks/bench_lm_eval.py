@@ -32,16 +32,23 @@ def task_yaml(name: str, test_tsv: Path) -> str:
 
     from emma.eval.tasks.topic import SIB200_LABELS, prompt
 
-    return yaml.safe_dump({
-        "task": name, "dataset_path": "csv",
-        "dataset_kwargs": {"data_files": {"test": str(test_tsv)}, "delimiter": "\t", "quoting": 3},
-        "output_type": "multiple_choice", "test_split": "test", "fewshot_split": "test",
-        "fewshot_config": {"sampler": "first_n"},
-        "doc_to_text": prompt("{{text.strip()}}"),  # emma's prompt, with lm-eval's template in the text slot
-        "doc_to_choice": SIB200_LABELS,
-        "doc_to_target": "{{" + repr(SIB200_LABELS) + ".index(category)}}",
-        "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
-    }, allow_unicode=True, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "task": name,
+            "dataset_path": "csv",
+            "dataset_kwargs": {"data_files": {"test": str(test_tsv)}, "delimiter": "\t", "quoting": 3},
+            "output_type": "multiple_choice",
+            "test_split": "test",
+            "fewshot_split": "test",
+            "fewshot_config": {"sampler": "first_n"},
+            "doc_to_text": prompt("{{text.strip()}}"),  # emma's prompt, with lm-eval's template in the text slot
+            "doc_to_choice": SIB200_LABELS,
+            "doc_to_target": "{{" + repr(SIB200_LABELS) + ".index(category)}}",
+            "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
+        },
+        allow_unicode=True,
+        sort_keys=False,
+    )
 
 
 def run_lm_eval(args) -> dict:
@@ -57,13 +64,25 @@ def run_lm_eval(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, f"{name}.yaml").write_text(task_yaml(name, SIB / args.lang / "test.tsv"), encoding="utf-8")
         start = time.perf_counter()
-        res = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={path},dtype=float32", tasks=[name],
-                                      num_fewshot=args.shots, limit=args.limit, batch_size=args.batch_size, device="cpu",
-                                      task_manager=TaskManager(include_path=tmp), log_samples=True)
+        res = lm_eval.simple_evaluate(
+            model="hf",
+            model_args=f"pretrained={path},dtype=float32",
+            tasks=[name],
+            num_fewshot=args.shots,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            device="cpu",
+            task_manager=TaskManager(include_path=tmp),
+            log_samples=True,
+        )
         wall = time.perf_counter() - start
     samples = sorted(res["samples"][name], key=lambda s: s["doc_id"])
-    return {"wall": wall, "acc": res["results"][name]["acc,none"], "acc_norm": res["results"][name]["acc_norm,none"],
-            "loglikelihoods": [[float(r[0][0]) for r in s["resps"]] for s in samples]}
+    return {
+        "wall": wall,
+        "acc": res["results"][name]["acc,none"],
+        "acc_norm": res["results"][name]["acc_norm,none"],
+        "loglikelihoods": [[float(r[0][0]) for r in s["resps"]] for s in samples],
+    }
 
 
 def run_emma(args) -> dict:
@@ -72,8 +91,15 @@ def run_emma(args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        scores = evaluate([args.model], ["sib200"], tmp, langs=args.lang, data_dir=str(SIB), batch_size=args.batch_size,
-                          options=TaskOptions(shots=args.shots, limit=args.limit))
+        scores = evaluate(
+            [args.model],
+            ["sib200"],
+            tmp,
+            langs=args.lang,
+            data_dir=str(SIB),
+            batch_size=args.batch_size,
+            options=TaskOptions(shots=args.shots, limit=args.limit),
+        )
         wall = time.perf_counter() - start
         s = next(iter(scores.values()))["sib200"][args.lang]
         samples = [json.loads(line) for line in next(Path(tmp).glob(f"*/sib200/{args.lang}.jsonl")).read_text().splitlines()]
@@ -108,21 +134,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for side in ("emma", "lm-eval"):
             path = Path(tmp) / f"{side}.json"
-            cmd = [sys.executable, __file__, "--child", side, "--json", str(path), "--model", args.model, "--lang", args.lang,
-                   "--shots", str(args.shots), "--limit", str(args.limit), "--batch-size", str(args.batch_size)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                side,
+                "--json",
+                str(path),
+                "--model",
+                args.model,
+                "--lang",
+                args.lang,
+                "--shots",
+                str(args.shots),
+                "--limit",
+                str(args.limit),
+                "--batch-size",
+                str(args.batch_size),
+            ]
             print(f"running {side} ...", flush=True)
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             results[side] = json.loads(path.read_text())
     e, m = results["emma"], results["lm-eval"]
     diffs = [abs(a - b) for x, y in zip(e["loglikelihoods"], m["loglikelihoods"]) for a, b in zip(x, y)]
-    same_pred = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
-                    for x, y in zip(e["loglikelihoods"], m["loglikelihoods"]))
+    same_pred = sum(
+        max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__) for x, y in zip(e["loglikelihoods"], m["loglikelihoods"])
+    )
     print(f"\nSIB-200 {args.lang}, {args.shots}-shot, {args.limit} items x 7 labels, {args.model} fp32, batch {args.batch_size}")
     print(f"{'':10}{'wall s':>9}{'peak GB':>9}{'acc':>8}{'acc_norm':>10}")
     for side, r in (("emma", e), ("lm-eval", m)):
         print(f"{side:10}{r['wall']:9.1f}{r['peak_rss_gb']:9.2f}{r['acc']:8.3f}{r['acc_norm']:10.3f}")
-    print(f"speed-up {m['wall'] / e['wall']:.1f}x, memory {m['peak_rss_gb'] / e['peak_rss_gb']:.1f}x less; "
-          f"max |loglik diff| {max(diffs):.2e} over {len(diffs)} choices; same prediction on {same_pred}/{len(e['loglikelihoods'])} items")
+    print(
+        f"speed-up {m['wall'] / e['wall']:.1f}x, memory {m['peak_rss_gb'] / e['peak_rss_gb']:.1f}x less; "
+        f"max |loglik diff| {max(diffs):.2e} over {len(diffs)} choices; same prediction on {same_pred}/{len(e['loglikelihoods'])} items"
+    )
 
 
 if __name__ == "__main__":

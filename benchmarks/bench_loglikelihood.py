@@ -68,11 +68,15 @@ def main() -> None:
     t_ref = time.time() - t
     rss_ref = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1e6
     diff = max(abs(a.logprob - b) for a, b in zip(ours, ref))
-    acc = lambda scores: sum(  # noqa: E731
-        labels[max(range(len(labels)), key=lambda j: scores[i * len(labels) + j])] == r["category"] for i, r in enumerate(items)
-    ) / len(items)
-    print(f"{args.model}, SIB-200 eng_Latn, {args.shots}-shot, {len(items)} items x {len(labels)} labels = {len(requests)} requests, "
-          f"{torch.get_num_threads()} threads")
+
+    def acc(scores) -> float:
+        right = sum(labels[max(range(len(labels)), key=lambda j: scores[i * len(labels) + j])] == r["category"] for i, r in enumerate(items))
+        return right / len(items)
+
+    print(
+        f"{args.model}, SIB-200 eng_Latn, {args.shots}-shot, {len(items)} items x {len(labels)} labels = {len(requests)} requests, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"emma (shared context + continuation-only head): {t_ours:.1f} s, peak RSS +{rss_ours:.2f} GB, acc {acc([o.logprob for o in ours]):.2f}")
     print(f"plain forward per request (full head):          {t_ref:.1f} s, peak RSS +{rss_ref:.2f} GB (cumulative), acc {acc(ref):.2f}")
     print(f"speed-up {t_ref / t_ours:.1f}x; max per-request log-likelihood difference {diff:.1e}")

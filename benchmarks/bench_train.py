@@ -33,8 +33,12 @@ def run_emma(steps: int, out: str) -> dict:
     from emma.train.run import train
 
     info = train(load_config(TINY, overrides(steps)), out)
-    return {"tokens_per_s": info["tokens_per_s"], "parameters": info["parameters"], "peak_flops": info["peak_flops"],
-            "world_size": info["world_size"]}
+    return {
+        "tokens_per_s": info["tokens_per_s"],
+        "parameters": info["parameters"],
+        "peak_flops": info["peak_flops"],
+        "world_size": info["world_size"],
+    }
 
 
 def run_plain(steps: int) -> dict:
@@ -44,8 +48,8 @@ def run_plain(steps: int) -> dict:
 
     from emma.models import load_model
     from emma.train.config import load_config
-    from emma.train.cpt import PlanDataset, _collate, language_weights, sample_plan
     from emma.train.data import tokenize_blocks, udhr_documents
+    from emma.train.sampling import PlanDataset, collate_blocks, language_weights, sample_plan
 
     cfg = load_config(TINY, overrides(steps))
     lm = load_model(cfg.model)
@@ -53,10 +57,20 @@ def run_plain(steps: int) -> dict:
     weights = language_weights({k: sum(map(len, v)) for k, v in blocks.items()}, cfg.data.alpha)
     plan = sample_plan(blocks, weights, steps * cfg.batch_size, cfg.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
-                                 learning_rate=cfg.learning_rate, save_strategy="no", report_to="none", use_cpu=True,
-                                 logging_steps=10**6, disable_tqdm=True, remove_unused_columns=False, seed=cfg.seed)
-        trainer = Trainer(model=lm.model, args=args, train_dataset=PlanDataset(blocks, plan), data_collator=_collate(lm.tokenizer.pad_token_id))
+        args = TrainingArguments(
+            output_dir=tmp,
+            max_steps=steps,
+            per_device_train_batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            logging_steps=10**6,
+            disable_tqdm=True,
+            remove_unused_columns=False,
+            seed=cfg.seed,
+        )
+        trainer = Trainer(model=lm.model, args=args, train_dataset=PlanDataset(blocks, plan), data_collator=collate_blocks(lm.tokenizer.pad_token_id))
         start = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - start
@@ -85,27 +99,41 @@ def main() -> None:
     checkpoint_path("smollm2-135m")  # de-quantise once, outside every timing
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
+
         def go(name, prefix, kind, env=None):
             path = Path(tmp) / f"{name}.json"
             print(f"running {name} ...", flush=True)
-            subprocess.run([*prefix, __file__, "--child", kind, "--steps", str(args.steps), "--json", str(path)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+            subprocess.run(
+                [*prefix, __file__, "--child", kind, "--steps", str(args.steps), "--json", str(path)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+            )
             res[name] = json.loads(path.read_text())
 
         go("plain", [sys.executable], "plain")
         go("emma", [sys.executable], "emma")
-        go("emma-2proc", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547"], "emma",
-           {"OMP_NUM_THREADS": "1"})
+        go(
+            "emma-2proc",
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547"],
+            "emma",
+            {"OMP_NUM_THREADS": "1"},
+        )
     e, p, d = res["emma"], res["plain"], res["emma-2proc"]
     flops = 6 * e["parameters"]
     print(f"\nSmolLM2-135M fp32, UDHR 4 languages, block 128 x batch 2 per process, {args.steps} steps, {os.cpu_count()} cores")
     print(f"plain transformers.Trainer : {p['tokens_per_s']:8.1f} tokens/s")
     print(f"emma train                 : {e['tokens_per_s']:8.1f} tokens/s   ratio emma/plain {e['tokens_per_s'] / p['tokens_per_s']:.2f}")
-    print(f"emma train, 2 processes    : {d['tokens_per_s']:8.1f} tokens/s   ratio 2 proc/1 proc {d['tokens_per_s'] / e['tokens_per_s']:.2f}"
-          " (DDP over gloo, 1 thread each)")
+    print(
+        f"emma train, 2 processes    : {d['tokens_per_s']:8.1f} tokens/s   ratio 2 proc/1 proc {d['tokens_per_s'] / e['tokens_per_s']:.2f}"
+        " (DDP over gloo, 1 thread each)"
+    )
     achieved = e["tokens_per_s"] * flops
-    print(f"achieved {achieved / 1e9:.1f} GFLOP/s (6 x {e['parameters'] / 1e6:.0f}M params a token) vs measured fp32 matmul "
-          f"{e['peak_flops'] / 1e9:.1f} GFLOP/s: MFU {achieved / e['peak_flops']:.1%}")
+    print(
+        f"achieved {achieved / 1e9:.1f} GFLOP/s (6 x {e['parameters'] / 1e6:.0f}M params a token) vs measured fp32 matmul "
+        f"{e['peak_flops'] / 1e9:.1f} GFLOP/s: MFU {achieved / e['peak_flops']:.1%}"
+    )
 
 
 if __name__ == "__main__":

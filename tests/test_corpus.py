@@ -22,6 +22,7 @@ def cli(*args, timeout=600):
 
 # --- mix ------------------------------------------------------------------------------------
 
+
 def test_temperature_mix_caps_small_languages_and_redistributes():
     stats = {"big_Latn": {"web": 10**9}, "mid_Latn": {"web": 10**6}, "small_Latn": {"web": 10**3}}
     stats = {"eng_Latn": stats["big_Latn"], "swh_Latn": stats["mid_Latn"], "nqo_Nkoo": stats["small_Latn"]}
@@ -53,6 +54,7 @@ def test_source_weights_scale_available_tokens():
 
 
 # --- pack -> mix -> train ---------------------------------------------------------------------
+
 
 def write_docs(path, rows):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -86,8 +88,15 @@ def test_pack_mix_train_end_to_end(tmp_path, tiny_model_dir):
     w = {e["lang"]: e["weight"] for e in manifest["languages"]}
     assert w["eng_Latn"] == pytest.approx(0.5) and all(e["epochs"] <= 3 for e in manifest["languages"])
 
-    cfg = {"model": str(tiny_model_dir), "data": {"shards": str(shards), "block_size": 16, "heldout_blocks": 0}, "steps": 3,
-           "batch_size": 2, "save_steps": 10, "report_to": [], "peak_flops": 1e10}
+    cfg = {
+        "model": str(tiny_model_dir),
+        "data": {"shards": str(shards), "block_size": 16, "heldout_blocks": 0},
+        "steps": 3,
+        "batch_size": 2,
+        "save_steps": 10,
+        "report_to": [],
+        "peak_flops": 1e10,
+    }
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
     res = cli("train", tmp_path / "train.yaml", "--out", tmp_path / "run")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -106,6 +115,7 @@ def test_pack_bad_input_is_one_line(tmp_path, tiny_model_dir):
 
 
 # --- LID ------------------------------------------------------------------------------------
+
 
 def test_lid_train_and_eval_on_sib200(tmp_path):
     data = need(SIB200)
@@ -129,6 +139,7 @@ def test_lid_train_and_eval_on_sib200(tmp_path):
 
 # --- build (datatrove) ----------------------------------------------------------------------
 
+
 def test_build_filters_dedups_counts_and_rejects_with_reasons(tmp_path, tiny_model_dir):
     import random
 
@@ -144,17 +155,23 @@ def test_build_filters_dedups_counts_and_rejects_with_reasons(tmp_path, tiny_mod
     near = base.split()
     near[50] = "mountain"
     lines = [json.dumps({"text": text(30), "lang": "en"}) for _ in range(6)]
-    lines += [json.dumps({"text": base, "lang": "eng"}), json.dumps({"text": base, "lang": "en"}),  # exact duplicate
-              json.dumps({"text": " ".join(near), "lang": "en"}),  # near duplicate
-              json.dumps({"text": "Все люди рождаются свободными и равными в своем достоинстве и правах.", "lang": "en"}),
-              json.dumps({"text": "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.", "lang": "swh"}),
-              json.dumps({"text": "A long enough text in a language nobody has ever coded.", "lang": "xx-nope"}),
-              json.dumps({"text": "   ", "lang": "en"}), json.dumps({"text": "tiny", "lang": "en"}), "{not json"]
+    lines += [
+        json.dumps({"text": base, "lang": "eng"}),
+        json.dumps({"text": base, "lang": "en"}),  # exact duplicate
+        json.dumps({"text": " ".join(near), "lang": "en"}),  # near duplicate
+        json.dumps({"text": "Все люди рождаются свободными и равными в своем достоинстве и правах.", "lang": "en"}),
+        json.dumps({"text": "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.", "lang": "swh"}),
+        json.dumps({"text": "A long enough text in a language nobody has ever coded.", "lang": "xx-nope"}),
+        json.dumps({"text": "   ", "lang": "en"}),
+        json.dumps({"text": "tiny", "lang": "en"}),
+        "{not json",
+    ]
     src = tmp_path / "docs.jsonl"
     src.write_bytes(("\n".join(lines) + "\n").encode() + b'{"text": "broken \xff utf8 text", "lang": "en"}\n')
     cfg_path = tmp_path / "corpus.yaml"
-    cfg_path.write_text(yaml.safe_dump({"sources": [{"name": "mine", "type": "jsonl", "path": str(src)}],
-                                        "tokenizer": str(tiny_model_dir), "tasks": 1, "workers": 1}))
+    cfg_path.write_text(
+        yaml.safe_dump({"sources": [{"name": "mine", "type": "jsonl", "path": str(src)}], "tokenizer": str(tiny_model_dir), "tasks": 1, "workers": 1})
+    )
     out = tmp_path / "out"
     stats = build(load_build_config(cfg_path), out)
     assert set(stats["languages"]) == {"eng_Latn", "swh_Latn"}
@@ -173,19 +190,30 @@ def test_build_filters_dedups_counts_and_rejects_with_reasons(tmp_path, tiny_mod
 
 def test_build_lid_step_with_a_local_fasttext_model(tmp_path, tiny_model_dir):
     from emma.corpus.build import build, load_build_config
-    from emma.corpus.lid import LIDSettings, load_labelled, train_lid
+    from emma.lid import FastTextSettings, load_labelled, train_lid
 
     data = need(SIB200)
     pairs = [p for p in load_labelled(data, "train") if p[1] in ("eng_Latn", "swh_Latn", "fra_Latn")]
-    train_lid(pairs, tmp_path / "lid.bin", LIDSettings(epoch=10))
+    train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10))
     src = tmp_path / "docs.jsonl"
-    rows = [{"text": "The committee approved the new budget for the hospital last week.", "lang": "en"},
-            {"text": "Kamati iliidhinisha bajeti mpya ya hospitali wiki iliyopita.", "lang": "en"},  # Swahili labelled English
-            {"text": "Le comité a approuvé le nouveau budget de l'hôpital la semaine dernière.", "lang": "fr"}]
+    rows = [
+        {"text": "The committee approved the new budget for the hospital last week.", "lang": "en"},
+        {"text": "Kamati iliidhinisha bajeti mpya ya hospitali wiki iliyopita.", "lang": "en"},  # Swahili labelled English
+        {"text": "Le comité a approuvé le nouveau budget de l'hôpital la semaine dernière.", "lang": "fr"},
+    ]
     write_docs(src, rows)
     cfg_path = tmp_path / "c.yaml"
-    cfg_path.write_text(yaml.safe_dump({"sources": [{"name": "mine", "type": "jsonl", "path": str(src)}], "tasks": 1, "workers": 1,
-                                        "lid": {"model": str(tmp_path / "lid.bin"), "threshold": 0.3}, "dedup": {"near": False}}))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [{"name": "mine", "type": "jsonl", "path": str(src)}],
+                "tasks": 1,
+                "workers": 1,
+                "lid": {"model": str(tmp_path / "lid.bin"), "threshold": 0.3},
+                "dedup": {"near": False},
+            }
+        )
+    )
     stats = build(load_build_config(cfg_path), tmp_path / "out")
     assert set(stats["languages"]) == {"eng_Latn", "fra_Latn"} and stats["rejected"] == {"lid_disagrees": 1}
     bad = tmp_path / "bad.yaml"
@@ -205,8 +233,17 @@ def test_build_reads_plain_text_and_applies_per_language_thresholds(tmp_path):
     (texts / "swh_Latn.txt").write_text("Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.\n\nKila mtu ana haki ya kuishi.\n", encoding="utf-8")
     (texts / "cmn_Hans.txt").write_text("人人生而自由，在尊严和权利上一律平等。\n", encoding="utf-8")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"sources": [{"name": "txt", "type": "text", "path": str(texts)}], "tasks": 1, "workers": 1,
-                                   "clean": {"overrides": {"swh_Latn": {"min_chars": 30}}}, "dedup": {"near": False}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [{"name": "txt", "type": "text", "path": str(texts)}],
+                "tasks": 1,
+                "workers": 1,
+                "clean": {"overrides": {"swh_Latn": {"min_chars": 30}}},
+                "dedup": {"near": False},
+            }
+        )
+    )
     stats = build(load_build_config(cfg), tmp_path / "out")
     # the short Swahili line falls under its own threshold; the 18-character Chinese line passes (unspaced: 20 // 3)
     assert stats["languages"]["swh_Latn"]["documents"] == 1 and stats["languages"]["cmn_Hans"]["documents"] == 1
@@ -226,15 +263,29 @@ def test_build_hands_chained_stages_to_slurm(tmp_path, monkeypatch):
         build(load_build_config(cfg), tmp_path / "o")
     launched = []
     monkeypatch.setattr(SlurmPipelineExecutor, "run", lambda self: launched.append(self))  # no sbatch here: record instead
-    cfg.write_text(yaml.safe_dump({"sources": [{"name": "s", "type": "jsonl", "path": str(src)}],
-                                   "executor": {"type": "slurm", "options": {"time": "1:00:00", "partition": "cpu"}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [{"name": "s", "type": "jsonl", "path": str(src)}],
+                "executor": {"type": "slurm", "options": {"time": "1:00:00", "partition": "cpu"}},
+            }
+        )
+    )
     assert build(load_build_config(cfg), tmp_path / "o") == {"submitted": True, "out": str(tmp_path / "o")}
     chain, ex = [], launched[0]
     while ex is not None:
         chain.append(ex.job_name)
         ex = ex.depends
-    assert chain == ["emma_3_mh_filter", "emma_3_mh_cluster", "emma_3_mh_buckets", "emma_3_mh_sigs", "emma_2_exact_filter",
-                     "emma_2_exact_find", "emma_2_exact_sigs", "emma_1_filter"]
+    assert chain == [
+        "emma_3_mh_filter",
+        "emma_3_mh_cluster",
+        "emma_3_mh_buckets",
+        "emma_3_mh_sigs",
+        "emma_2_exact_filter",
+        "emma_2_exact_find",
+        "emma_2_exact_sigs",
+        "emma_1_filter",
+    ]
 
 
 def test_build_reads_parquet(tmp_path):
@@ -244,12 +295,29 @@ def test_build_reads_parquet(tmp_path):
     from emma.corpus.build import build, load_build_config
 
     (tmp_path / "pq").mkdir()
-    pq.write_table(pa.table({"content": ["Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.",
-                                         "All human beings are born free and equal in dignity and rights."],
-                             "language": ["sw", "en"]}), tmp_path / "pq" / "part-0.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "content": [
+                    "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.",
+                    "All human beings are born free and equal in dignity and rights.",
+                ],
+                "language": ["sw", "en"],
+            }
+        ),
+        tmp_path / "pq" / "part-0.parquet",
+    )
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"sources": [{"name": "pq", "type": "parquet", "path": str(tmp_path / "pq"), "text_key": "content",
-                                                "lang_key": "language"}], "tasks": 1, "workers": 1, "dedup": {"near": False}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "sources": [{"name": "pq", "type": "parquet", "path": str(tmp_path / "pq"), "text_key": "content", "lang_key": "language"}],
+                "tasks": 1,
+                "workers": 1,
+                "dedup": {"near": False},
+            }
+        )
+    )
     stats = build(load_build_config(cfg), tmp_path / "out")
     assert set(stats["languages"]) == {"swa_Latn", "eng_Latn"}
     assert stats["languages"]["swa_Latn"]["sources"] == {"pq": {"documents": 1, "chars": 53, "bytes": 53, "tokens": 0}}

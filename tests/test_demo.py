@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from conftest import UDHR, need
-from emma.demo import DemoConfig, run_demo
+from emma.recipes.demo import DemoConfig, run_demo
 
 LANGS = ["eng_Latn", "sw", "amh_Ethi", "kat_Geor"]
 
 
 def emma(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "emma.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "emma.cli", *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
 
 
 def check_results(out: Path, langs: int):
@@ -44,13 +45,30 @@ def test_tiny_demo_runs_then_reuses_every_stage(tmp_path, tiny_model_dir, udhr_p
     assert 6 * 4 * 32 < trained <= 6 * 4 * 64  # 6 steps x 4 blocks of at most 64 tokens
     assert set(results["stage_seconds"]) == {"data", "nll_before", "train", "nll_after", "report"}
     assert results["wall_time_s"] == pytest.approx(sum(results["stage_seconds"].values()), abs=0.1)
-    assert not (tmp_path / "trainer").exists()  # resumable checkpoints dropped once the final one is saved
+    assert not (tmp_path / "train" / "trainer").exists()  # resumable checkpoints dropped once the final one is saved
+    # trained by emma train's code path: its config, TensorBoard log and per-language held-out loss
+    train = json.loads((tmp_path / "train" / "train.json").read_text())
+    assert set(train["heldout_loss"]) == set(results["languages"])
+    assert list((tmp_path / "train" / "runs").rglob("events.out.tfevents.*"))
+    assert (tmp_path / "train" / "config.yaml").is_file()
     # a large learning rate on a random model: held-out NLL must fall everywhere
     assert results["summary"]["nll_fell"] == 4
-    stamps = {p.name: p.stat().st_mtime_ns for p in [tmp_path / "train.json", tmp_path / "scores_before.jsonl",
-                                                     tmp_path / "scores_after.jsonl", tmp_path / "data" / "train.jsonl"]}
+    stamps = {
+        p.name: p.stat().st_mtime_ns
+        for p in [
+            tmp_path / "train" / "train.json",
+            tmp_path / "scores_before.jsonl",
+            tmp_path / "scores_after.jsonl",
+            tmp_path / "data" / "train.jsonl",
+        ]
+    }
     run_demo(cfg, tmp_path)
-    for p in [tmp_path / "train.json", tmp_path / "scores_before.jsonl", tmp_path / "scores_after.jsonl", tmp_path / "data" / "train.jsonl"]:
+    for p in [
+        tmp_path / "train" / "train.json",
+        tmp_path / "scores_before.jsonl",
+        tmp_path / "scores_after.jsonl",
+        tmp_path / "data" / "train.jsonl",
+    ]:
         assert p.stat().st_mtime_ns == stamps[p.name], f"{p.name} was redone"
     # the checkpoint is a plain Hugging Face directory
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -66,16 +84,29 @@ def test_changed_settings_in_the_same_out_are_refused(tmp_path, tiny_model_dir, 
     cfg = DemoConfig(model=str(tiny_model_dir), languages=["eng"], steps=1, block_size=32, udhr=str(udhr_path))
     run_demo(cfg, tmp_path)
     cfg.steps = 2
-    with pytest.raises(EmmaError, match="different settings \\(steps\\)"):
+    with pytest.raises(EmmaError, match="other settings \\(steps\\)"):
         run_demo(cfg, tmp_path)
 
 
 def test_killed_demo_resumes_from_its_last_checkpoint(tmp_path, tiny_model_dir, udhr_path):
-    args = ["demo", "--model", str(tiny_model_dir), "--langs", ",".join(LANGS), "--steps", "120", "--block-size", "64",
-            "--udhr", str(udhr_path), "--out", str(tmp_path)]
+    args = [
+        "demo",
+        "--model",
+        str(tiny_model_dir),
+        "--langs",
+        ",".join(LANGS),
+        "--steps",
+        "120",
+        "--block-size",
+        "64",
+        "--udhr",
+        str(udhr_path),
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.Popen([sys.executable, "-m", "emma.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
-    while time.time() < deadline and not list((tmp_path / "trainer").glob("checkpoint-*/trainer_state.json")):
+    while time.time() < deadline and not list((tmp_path / "train" / "trainer").glob("checkpoint-*/emma-checkpoint.json")):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -85,7 +116,7 @@ def test_killed_demo_resumes_from_its_last_checkpoint(tmp_path, tiny_model_dir, 
     res = emma(*args)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len((tmp_path / "scores_before.jsonl").read_text().splitlines()) == 4  # not scored again
-    train = json.loads((tmp_path / "train.json").read_text())
+    train = json.loads((tmp_path / "train" / "train.json").read_text())
     assert train["resumed_from"] and "checkpoint-" in train["resumed_from"]
     check_results(tmp_path, 4)
 

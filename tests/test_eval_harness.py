@@ -4,11 +4,11 @@ import pytest
 
 from conftest import SIB200, need
 from emma.errors import EmmaError
+from emma.eval.data import TaskOptions
 from emma.eval.harness import evaluate
 from emma.eval.tasks import all_tasks, get_task
-from emma.eval.data import TaskOptions
 from emma.eval.tasks.topic import LABELS, build_requests, load_split
-from emma.report.tables import write_report
+from emma.report.tables import write_tables
 
 ROWS = [
     ("1", "sports", "The team won the cup."),
@@ -61,7 +61,7 @@ def test_evaluate_writes_samples_scores_and_resumes(tmp_path, tiny_model_dir):
     # different settings are not silently reused
     evaluate([str(tiny_model_dir)], ["sib200"], out, langs="group:high", data_dir=str(data), groups=groups, options=TaskOptions(shots=0))
     assert (model_dir / "sib200" / "eng_Latn.jsonl").stat().st_mtime_ns != stamp
-    paths = write_report(out)
+    paths = write_tables(out)
     md = paths[0].read_text()
     assert "## sib200 acc" in md and f"| {tiny_model_dir.name} |" in md
 
@@ -78,7 +78,7 @@ def test_bad_task_input_is_one_clear_error(tmp_path, tiny_model_dir):
     with pytest.raises(EmmaError, match="not available here"):
         evaluate([str(tiny_model_dir)], ["sib200"], tmp_path / "o", langs="fra", data_dir=str(data))
     with pytest.raises(EmmaError, match="no <model>/scores.json"):
-        write_report(tmp_path / "nothing")
+        write_tables(tmp_path / "nothing")
 
 
 def test_real_sib200_with_smollm2(tmp_path, smollm2):
@@ -87,7 +87,14 @@ def test_real_sib200_with_smollm2(tmp_path, smollm2):
     scores = evaluate(["smollm2-135m"], ["sib200"], out, langs="eng_Latn", data_dir=str(data), options=TaskOptions(shots=1, limit=7))
     s = scores["smollm2-135m"]["sib200"]["eng_Latn"]
     assert s["n"] == 7 and 0.0 <= s["acc"] <= 1.0
-    first = evaluate(["smollm2-135m"], ["sib200"], tmp_path / "first", langs="eng_Latn", data_dir=str(data), options=TaskOptions(shots=1, limit=7, first_token=True))
+    first = evaluate(
+        ["smollm2-135m"],
+        ["sib200"],
+        tmp_path / "first",
+        langs="eng_Latn",
+        data_dir=str(data),
+        options=TaskOptions(shots=1, limit=7, first_token=True),
+    )
     assert first["smollm2-135m"]["sib200"]["eng_Latn"]["n"] == 7
 
 
@@ -98,7 +105,9 @@ def test_cli_eval_and_report(tmp_path, tiny_model_dir):
     data = make_sib(tmp_path)
     run = lambda *a: subprocess.run([sys.executable, "-m", "emma.cli", *a], capture_output=True, text=True, timeout=300)  # noqa: E731
     bad = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib201", "--out", str(tmp_path / "e"), "--data-dir", str(data))
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "emma: error: unknown task 'sib201'; available: " + ", ".join(sorted(all_tasks()))
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "emma: error: unknown task 'sib201'; available: " + ", ".join(
+        sorted(all_tasks())
+    )
     ok = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib200", "--out", str(tmp_path / "e"), "--data-dir", str(data), "--limit", "2")
     assert ok.returncode == 0, ok.stderr[-2000:]
     rep = run("report", str(tmp_path / "e"))
@@ -119,3 +128,39 @@ def test_nll_task_on_text_files_and_flores_layout(tmp_path, tiny_model_dir):
         evaluate([str(tiny_model_dir)], ["nll"], out, langs="fra", data_dir=str(texts))
     flores = evaluate([str(tiny_model_dir)], ["nll"], tmp_path / "e2", langs="eng_Latn", data_dir=str(make_sib(tmp_path)))
     assert flores[tiny_model_dir.name]["nll"]["eng_Latn"]["n"] == 4
+
+
+def test_one_nan_safe_mean_for_items_and_languages():
+    import math
+
+    from emma.eval.harness import aggregate
+    from emma.eval.task import mean, mean_scores
+    from emma.eval.tasks import _mc
+
+    nan = float("nan")
+    assert math.isnan(mean([])) and math.isnan(mean([None, nan]))
+    assert mean([1.0, None, nan, 3.0]) == 2.0 and mean(x for x in (0.5, 1.0)) == 0.75
+    scores = mean_scores([{"acc": 1.0, "f": nan}, {"acc": 0.0}, {"acc": 1.0, "f": 0.5}], ["acc", "f", "g"])
+    assert scores["acc"] == 2 / 3 and scores["f"] == 0.5 and math.isnan(scores["g"]) and scores["n"] == 3
+    assert _mc.summarize is mean_scores
+    # Across languages the same mean: a language without a score (NaN: polywrite's Self-BLEU of a single output) is skipped.
+    per_lang = {"eng_Latn": {"self_bleu": 20.0, "n": 5}, "deu_Latn": {"self_bleu": nan, "n": 1}, "fra_Latn": {"n": 3}}
+    agg = aggregate(per_lang, dict.fromkeys(per_lang, "high"), ["self_bleu", "in_language"])
+    assert agg["_overall"] == {"self_bleu": 20.0, "languages": 3} and agg["_groups"]["high"] == agg["_overall"]
+
+
+def test_shot_sampling_and_means_are_written_once():
+    """Few-shot sampling and per-item means live in `emma.eval.task` alone; no task keeps a copy."""
+    import re
+    from pathlib import Path
+
+    import emma.eval
+
+    copies = []
+    for path in sorted(Path(emma.eval.__file__).parent.rglob("*.py")):
+        if path.name == "task.py":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\.sample\(|/ n if n else|enumerate\(rows\[: *\w+(\.shots)? *\+ *1\]\)", line):
+                copies.append(f"{path.name}:{n}: {line.strip()}")
+    assert copies == []

@@ -16,31 +16,106 @@ from emma.eval.tasks import get_task
 # --- fixtures in each benchmark's upstream layout -------------------------------------------
 
 XCOPA = [
-    {"premise": "The man turned on the faucet.", "choice1": "The toilet filled with water.", "choice2": "Water flowed from the spout.",
-     "question": "effect", "label": 1, "idx": 1},
-    {"premise": "The girl found a bug in her cereal.", "choice1": "She poured milk in the bowl.", "choice2": "She lost her appetite.",
-     "question": "effect", "label": 1, "idx": 2},
-    {"premise": "My body cast a shadow over the grass.", "choice1": "The sun was rising.", "choice2": "The grass was cut.",
-     "question": "cause", "label": 0, "idx": 3},
+    {
+        "premise": "The man turned on the faucet.",
+        "choice1": "The toilet filled with water.",
+        "choice2": "Water flowed from the spout.",
+        "question": "effect",
+        "label": 1,
+        "idx": 1,
+    },
+    {
+        "premise": "The girl found a bug in her cereal.",
+        "choice1": "She poured milk in the bowl.",
+        "choice2": "She lost her appetite.",
+        "question": "effect",
+        "label": 1,
+        "idx": 2,
+    },
+    {
+        "premise": "My body cast a shadow over the grass.",
+        "choice1": "The sun was rising.",
+        "choice2": "The grass was cut.",
+        "question": "cause",
+        "label": 0,
+        "idx": 3,
+    },
 ]
-STORY_HEADER = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
-                "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2", "AnswerRightEnding"]
+STORY_HEADER = [
+    "InputStoryid",
+    "InputSentence1",
+    "InputSentence2",
+    "InputSentence3",
+    "InputSentence4",
+    "RandomFifthSentenceQuiz1",
+    "RandomFifthSentenceQuiz2",
+    "AnswerRightEnding",
+]
 STORIES = [
-    ["s1", "Rick grew up poor.", "He joined a gang.", "He was shot.", "He turned his life around.", "He is happy now.", "He joined the gang again.", "1"],
+    [
+        "s1",
+        "Rick grew up poor.",
+        "He joined a gang.",
+        "He was shot.",
+        "He turned his life around.",
+        "He is happy now.",
+        "He joined the gang again.",
+        "1",
+    ],
     ["s2", "Ann bought a cake.", "She dropped it.", "It broke.", "She cried.", "She bought a new one.", "She loved the broken cake.", "1"],
 ]
 XNLI_HEADER = ["language", "gold_label", "sentence1", "sentence2"]
-XNLI = [["de", "entailment", "Der Hund schläft.", "Ein Tier ruht."], ["en", "contradiction", "The dog sleeps.", "The dog runs."],
-        ["de", "neutral", "Er kam spät.", "Er war müde."]]
-BELEBELE = [{"link": "l1", "question_number": 1, "flores_passage": "The cat sat on the mat all day.", "question": "Where was the cat? ",
-             "mc_answer1": "On the mat", "mc_answer2": "In the tree", "mc_answer3": "At school", "mc_answer4": "Nowhere",
-             "correct_answer_num": "1"},
-            {"link": "l2", "question_number": 1, "flores_passage": "Rain fell on Monday.", "question": "When did rain fall?",
-             "mc_answer1": "Sunday", "mc_answer2": "Monday", "mc_answer3": "Friday", "mc_answer4": "Never", "correct_answer_num": "2"}]
-ARC = [{"id": "a1", "instruction": "Which is a [title] planet?", "option_a": "Mars", "option_b": "Moon", "option_c": "Sun",
-        "option_d": "", "option_e": None, "answer": "A"},
-       {"id": "a2", "instruction": "What  do plants need?", "option_a": "Light", "option_b": "Salt", "option_c": "Iron",
-        "option_d": "Gold", "option_e": "", "answer": "A"}]
+XNLI = [
+    ["de", "entailment", "Der Hund schläft.", "Ein Tier ruht."],
+    ["en", "contradiction", "The dog sleeps.", "The dog runs."],
+    ["de", "neutral", "Er kam spät.", "Er war müde."],
+]
+BELEBELE = [
+    {
+        "link": "l1",
+        "question_number": 1,
+        "flores_passage": "The cat sat on the mat all day.",
+        "question": "Where was the cat? ",
+        "mc_answer1": "On the mat",
+        "mc_answer2": "In the tree",
+        "mc_answer3": "At school",
+        "mc_answer4": "Nowhere",
+        "correct_answer_num": "1",
+    },
+    {
+        "link": "l2",
+        "question_number": 1,
+        "flores_passage": "Rain fell on Monday.",
+        "question": "When did rain fall?",
+        "mc_answer1": "Sunday",
+        "mc_answer2": "Monday",
+        "mc_answer3": "Friday",
+        "mc_answer4": "Never",
+        "correct_answer_num": "2",
+    },
+]
+ARC = [
+    {
+        "id": "a1",
+        "instruction": "Which is a [title] planet?",
+        "option_a": "Mars",
+        "option_b": "Moon",
+        "option_c": "Sun",
+        "option_d": "",
+        "option_e": None,
+        "answer": "A",
+    },
+    {
+        "id": "a2",
+        "instruction": "What  do plants need?",
+        "option_a": "Light",
+        "option_b": "Salt",
+        "option_c": "Iron",
+        "option_d": "Gold",
+        "option_e": "",
+        "answer": "A",
+    },
+]
 
 
 def write_jsonl(path, rows):
@@ -66,8 +141,10 @@ def data(tmp_path):
     for split in ("test", "train"):
         (root / "arc").mkdir(parents=True, exist_ok=True)
         (root / "arc" / f"de_{split}.json").write_text(json.dumps(ARC), encoding="utf-8")
-    write_jsonl(root / "mc" / "sw.jsonl", [{"question": "2 + 2 =", "choices": ["4", "5"], "answer": 0},
-                                           {"context": "The sky is", "choices": ["green", "blue"], "answer": "blue"}])
+    write_jsonl(
+        root / "mc" / "sw.jsonl",
+        [{"question": "2 + 2 =", "choices": ["4", "5"], "answer": 0}, {"context": "The sky is", "choices": ["green", "blue"], "answer": "blue"}],
+    )
     return root
 
 
@@ -77,10 +154,18 @@ def samples_of(out, model_dir, task, lang):
 
 # --- multiple choice ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("task,sub,lang,n,choices", [
-    ("xcopa", "xcopa", "est_Latn", 3, 2), ("xstorycloze", "xstorycloze", "eng_Latn", 2, 2), ("xnli", "xnli", "deu_Latn", 2, 3),
-    ("belebele", "belebele", "deu_Latn", 2, 4), ("arc_multilingual", "arc", "deu_Latn", 2, None), ("mc", "mc", "swa_Latn", 2, 2),
-])
+
+@pytest.mark.parametrize(
+    "task,sub,lang,n,choices",
+    [
+        ("xcopa", "xcopa", "est_Latn", 3, 2),
+        ("xstorycloze", "xstorycloze", "eng_Latn", 2, 2),
+        ("xnli", "xnli", "deu_Latn", 2, 3),
+        ("belebele", "belebele", "deu_Latn", 2, 4),
+        ("arc_multilingual", "arc", "deu_Latn", 2, None),
+        ("mc", "mc", "swa_Latn", 2, 2),
+    ],
+)
 def test_multiple_choice_tasks_score_every_choice(tmp_path, data, tiny_model_dir, task, sub, lang, n, choices):
     out = tmp_path / "eval"
     scores = evaluate([str(tiny_model_dir)], [task], out, langs="all", data_dir=str(data / sub), options=TaskOptions(shots=1))
@@ -122,6 +207,7 @@ def test_bad_inputs_name_the_file(tmp_path, data):
 
 
 # --- prompts against lm-eval's own configs (skipped where lm-eval is not installed) ---------
+
 
 def _lm_eval_config(rel: str) -> dict:
     lm_eval = pytest.importorskip("lm_eval")
@@ -187,6 +273,7 @@ def test_arc_preprocessing_matches_lm_eval(data):
 
 # --- MGSM -----------------------------------------------------------------------------------
 
+
 def test_mgsm_answer_extraction_follows_lm_eval():
     from emma.eval.tasks.mgsm import flexible_extract, same_answer
 
@@ -198,8 +285,9 @@ def test_mgsm_answer_extraction_follows_lm_eval():
 def test_mgsm_on_real_data(tmp_path, tiny_model_dir):
     data = need(SHARED / "mgsm")
     out = tmp_path / "eval"
-    scores = evaluate([str(tiny_model_dir)], ["mgsm_direct"], out, langs="de,sw", data_dir=str(data),
-                      options=TaskOptions(shots=1, limit=2, max_new_tokens=6))
+    scores = evaluate(
+        [str(tiny_model_dir)], ["mgsm_direct"], out, langs="de,sw", data_dir=str(data), options=TaskOptions(shots=1, limit=2, max_new_tokens=6)
+    )
     evaluate([str(tiny_model_dir)], ["mgsm_cot"], out, langs="sw", data_dir=str(data), options=TaskOptions(limit=1, max_new_tokens=6))
     assert scores[tiny_model_dir.name]["mgsm_direct"]["deu_Latn"]["n"] == 2
     s = samples_of(out, tiny_model_dir, "mgsm_direct", "deu_Latn")[0]
@@ -208,11 +296,18 @@ def test_mgsm_on_real_data(tmp_path, tiny_model_dir):
     cot = samples_of(out, tiny_model_dir, "mgsm_cot", "swa_Latn")[0]
     assert cot["context"].endswith("\nJibu la Hatua kwa Hatua:")
     with pytest.raises(EmmaError, match="rationales"):
-        evaluate([str(tiny_model_dir)], ["mgsm_cot"], tmp_path / "x", langs="de", data_dir=str(data),
-                 options=TaskOptions(shots=2, limit=1, max_new_tokens=2))
+        evaluate(
+            [str(tiny_model_dir)],
+            ["mgsm_cot"],
+            tmp_path / "x",
+            langs="de",
+            data_dir=str(data),
+            options=TaskOptions(shots=2, limit=1, max_new_tokens=2),
+        )
 
 
 # --- generation -----------------------------------------------------------------------------
+
 
 def test_batched_left_padded_generation_equals_one_at_a_time(smollm2):
     from emma.eval.generation import GenRequest, cut_at_stops, generate
@@ -227,14 +322,22 @@ def test_batched_left_padded_generation_equals_one_at_a_time(smollm2):
 
 # --- FLORES-200 -----------------------------------------------------------------------------
 
+
 def test_flores200_any_direction_on_sib200_layout(tmp_path, tiny_model_dir):
     import sacrebleu
 
     data = need(SIB200)
     out = tmp_path / "eval"
     groups = {"fra_Latn": "high", "deu_Latn": "high", "swh_Latn": "low"}
-    scores = evaluate([str(tiny_model_dir)], ["flores200"], out, langs="fra_Latn-deu_Latn,swh", data_dir=str(data), groups=groups,
-                      options=TaskOptions(shots=1, limit=3, max_new_tokens=8))
+    scores = evaluate(
+        [str(tiny_model_dir)],
+        ["flores200"],
+        out,
+        langs="fra_Latn-deu_Latn,swh",
+        data_dir=str(data),
+        groups=groups,
+        options=TaskOptions(shots=1, limit=3, max_new_tokens=8),
+    )
     t = scores[tiny_model_dir.name]["flores200"]
     assert {"fra_Latn-deu_Latn", "eng_Latn-swh_Latn", "swh_Latn-eng_Latn"} <= set(t)
     assert set(t["_groups"]) == {"high", "low"} and t["_groups"]["low"]["languages"] == 2
@@ -260,6 +363,7 @@ def test_flores200_language_selection():
 
 
 # --- summarisation --------------------------------------------------------------------------
+
 
 def test_rouge_tokenizer_is_multilingual():
     from emma.eval.tasks.summarization import UnicodeTokenizer, rouge_l
@@ -288,6 +392,7 @@ def test_xlsum_and_massivesumm_layouts(tmp_path, tiny_model_dir):
 
 # --- PolyWrite ------------------------------------------------------------------------------
 
+
 def test_self_bleu_and_script_check():
     from emma.eval.tasks.polywrite import in_script, self_bleu
 
@@ -298,35 +403,43 @@ def test_self_bleu_and_script_check():
 
 
 def test_polywrite_run(tmp_path, tiny_model_dir):
-    rows = [{"category": "story", "name": f"p{i}", "prompt_en": "Write a story.", "prompt_translated": f"Andika hadithi {i}."}
-            for i in range(3)]
+    rows = [{"category": "story", "name": f"p{i}", "prompt_en": "Write a story.", "prompt_translated": f"Andika hadithi {i}."} for i in range(3)]
     write_jsonl(tmp_path / "pw" / "swh_Latn.jsonl", rows)
     out = tmp_path / "eval"
-    scores = evaluate([str(tiny_model_dir)], ["polywrite"], out, langs="swh", data_dir=str(tmp_path / "pw"),
-                      options=TaskOptions(max_new_tokens=6))
+    scores = evaluate([str(tiny_model_dir)], ["polywrite"], out, langs="swh", data_dir=str(tmp_path / "pw"), options=TaskOptions(max_new_tokens=6))
     s = scores[tiny_model_dir.name]["polywrite"]["swh_Latn"]
     assert s["n"] == 3 and 0 <= s["in_script"] <= 1 and s["self_bleu"] >= 0 and "in_language" not in s
     with pytest.raises(EmmaError, match="--lid-model .* not found"):
-        evaluate([str(tiny_model_dir)], ["polywrite"], tmp_path / "e2", langs="swh", data_dir=str(tmp_path / "pw"),
-                 options=TaskOptions(max_new_tokens=2, lid_model=str(tmp_path / "nope.bin")))
+        evaluate(
+            [str(tiny_model_dir)],
+            ["polywrite"],
+            tmp_path / "e2",
+            langs="swh",
+            data_dir=str(tmp_path / "pw"),
+            options=TaskOptions(max_new_tokens=2, lid_model=str(tmp_path / "nope.bin")),
+        )
 
 
 def test_polywrite_language_check_with_a_fasttext_model(tmp_path):
-    from emma.corpus.lid import LIDSettings, load_labelled, train_lid
     from emma.eval.tasks.polywrite import lid_labels
+    from emma.lid import FastTextSettings, load_labelled, train_lid
 
     pairs = [p for p in load_labelled(need(SIB200), "train") if p[1] in ("eng_Latn", "swh_Latn", "fra_Latn")]
-    model = train_lid(pairs, tmp_path / "lid.bin", LIDSettings(epoch=10))
-    assert lid_labels(model, ["Watu wote wamezaliwa huru na sawa kwa utu na haki.",
-                              "Tous les êtres humains naissent libres et égaux en dignité et en droits."]) == ["swh_Latn", "fra_Latn"]
+    model = train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10))
+    assert lid_labels(
+        model, ["Watu wote wamezaliwa huru na sawa kwa utu na haki.", "Tous les êtres humains naissent libres et égaux en dignité et en droits."]
+    ) == ["swh_Latn", "fra_Latn"]
 
 
 def test_taxi1500_uses_its_labels(tmp_path, tiny_model_dir):
     from emma.eval.tasks.topic import TAXI1500_LABELS
 
     for split in ("train", "dev", "test"):
-        write_tsv(tmp_path / "taxi" / "eng_Latn" / f"{split}.tsv", ["index_id", "category", "text"],
-                  [["1", "Faith", "Believe and be saved."], ["2", "Violence", "They struck the city."]])
+        write_tsv(
+            tmp_path / "taxi" / "eng_Latn" / f"{split}.tsv",
+            ["index_id", "category", "text"],
+            [["1", "Faith", "Believe and be saved."], ["2", "Violence", "They struck the city."]],
+        )
     out = tmp_path / "eval"
     evaluate([str(tiny_model_dir)], ["taxi1500"], out, langs="eng", data_dir=str(tmp_path / "taxi"))
     s = samples_of(out, tiny_model_dir, "taxi1500", "eng_Latn")[0]

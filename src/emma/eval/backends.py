@@ -5,6 +5,8 @@ NLL of a text, and generation. Scoring code is shared by all tasks; a backend on
 - `vllm`: vLLM in this process (optional extra `emma[vllm]`, GPU), for generation at scale.
 - `openai`: any OpenAI-compatible completions server (vLLM, llama.cpp, TGI, ...): generation,
   and log-likelihood where the server echoes prompt logprobs.
+
+Each implements `emma.eval.backend.Backend`, the protocol tasks are written against.
 """
 
 from __future__ import annotations
@@ -15,28 +17,31 @@ import urllib.request
 from dataclasses import dataclass
 
 from emma.errors import EmmaError
+from emma.eval.backend import Backend, LLRequest, Progress
 from emma.eval.generation import GenRequest, generate
 from emma.eval.loglikelihood import LogLikelihood, encode_pair, loglikelihoods, move_trailing_space
 from emma.eval.nll import SegmentScore, score_segments
+from emma.models import LoadedModel
 
 
 @dataclass
 class HFBackend:
-    lm: object  # emma.models.LoadedModel
+    lm: LoadedModel
     batch_size: int = 8
 
     @property
     def name(self) -> str:
         return self.lm.name
 
-    def loglikelihood(self, requests: list[tuple[str, str]], *, first_token_only: bool = False, progress=None) -> list[LogLikelihood]:
-        return loglikelihoods(self.lm.model, self.lm.tokenizer, requests, batch_size=self.batch_size,
-                              first_token_only=first_token_only, progress=progress)
+    def loglikelihood(self, requests: list[LLRequest], *, first_token_only: bool = False, progress: Progress = None) -> list[LogLikelihood]:
+        return loglikelihoods(
+            self.lm.model, self.lm.tokenizer, requests, batch_size=self.batch_size, first_token_only=first_token_only, progress=progress
+        )
 
-    def nll(self, texts: list[str], *, progress=None) -> list[SegmentScore]:
+    def nll(self, texts: list[str], *, progress: Progress = None) -> list[SegmentScore]:
         return score_segments(self.lm.model, self.lm.tokenizer, texts, progress=progress)
 
-    def generate(self, requests: list[GenRequest], *, progress=None) -> list[str]:
+    def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         return generate(self.lm.model, self.lm.tokenizer, requests, batch_size=self.batch_size, progress=progress)
 
 
@@ -64,7 +69,7 @@ class VLLMBackend:
     def name(self) -> str:
         return self.model
 
-    def loglikelihood(self, requests, *, first_token_only: bool = False, progress=None) -> list[LogLikelihood]:
+    def loglikelihood(self, requests: list[LLRequest], *, first_token_only: bool = False, progress: Progress = None) -> list[LogLikelihood]:
         params = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=1, temperature=0.0)
         out = []
         for start in range(0, len(requests), 256):
@@ -84,15 +89,22 @@ class VLLMBackend:
                 progress(len(chunk))
         return out
 
-    def nll(self, texts, *, progress=None) -> list[SegmentScore]:
+    def nll(self, texts: list[str], *, progress: Progress = None) -> list[SegmentScore]:
         return nll_from_loglikelihood(self, texts, progress)
 
-    def generate(self, requests: list[GenRequest], *, progress=None) -> list[str]:
+    def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         from emma.eval.generation import cut_at_stops
 
-        params = [self._vllm.SamplingParams(max_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p,
-                                            seed=r.seed if r.temperature > 0 else None, stop=[s for s in r.until if s])
-                  for r in requests]
+        params = [
+            self._vllm.SamplingParams(
+                max_tokens=r.max_new_tokens,
+                temperature=r.temperature,
+                top_p=r.top_p,
+                seed=r.seed if r.temperature > 0 else None,
+                stop=[s for s in r.until if s],
+            )
+            for r in requests
+        ]
         results = self.engine.generate([r.context for r in requests], params, use_tqdm=False)
         if progress:
             progress(len(requests))
@@ -125,8 +137,12 @@ class OpenAIBackend:
 
     def _post(self, payload: dict) -> dict:
         body = json.dumps({"model": self.served, **payload}).encode()
-        req = urllib.request.Request(f"{self.base_url}/completions", data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+        req = urllib.request.Request(
+            f"{self.base_url}/completions",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read())
@@ -136,7 +152,7 @@ class OpenAIBackend:
         except (urllib.error.URLError, OSError) as exc:
             raise EmmaError(f"openai backend: cannot reach {self.base_url} ({getattr(exc, 'reason', exc)}); is the server running?") from None
 
-    def loglikelihood(self, requests, *, first_token_only: bool = False, progress=None) -> list[LogLikelihood]:
+    def loglikelihood(self, requests: list[LLRequest], *, first_token_only: bool = False, progress: Progress = None) -> list[LogLikelihood]:
         out = []
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start : start + self.batch_size]
@@ -147,14 +163,16 @@ class OpenAIBackend:
                 raise EmmaError(f"openai backend: {self.base_url} returned {len(choices)} choices for {len(chunk)} prompts")
             for (context, _), choice in zip(moved, choices):
                 lp = choice.get("logprobs") or {}
-                offsets, tokens, values = lp.get("text_offset"), lp.get("tokens"), lp.get("token_logprobs")
+                offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
                 if not offsets or values is None:
-                    raise EmmaError(f"openai backend: {self.base_url} does not return prompt logprobs (echo); "
-                                    "log-likelihood tasks need a server that does (vLLM, llama.cpp); generation tasks work without")
+                    raise EmmaError(
+                        f"openai backend: {self.base_url} does not return prompt logprobs (echo); "
+                        "log-likelihood tasks need a server that does (vLLM, llama.cpp); generation tasks work without"
+                    )
                 picked = [k for k, off in enumerate(offsets) if off >= len(context)]
                 if first_token_only:
                     picked = picked[:1]
-                top = lp.get("top_logprobs") or [None] * len(tokens)
+                top = lp.get("top_logprobs") or [None] * len(offsets)
                 total = sum(values[k] for k in picked if values[k] is not None)
                 greedy = all(top[k] is None or values[k] >= max(top[k].values()) - 1e-6 for k in picked)
                 out.append(LogLikelihood(float(total), bool(greedy), len(picked)))
@@ -162,30 +180,38 @@ class OpenAIBackend:
                 progress(len(chunk))
         return out
 
-    def nll(self, texts, *, progress=None) -> list[SegmentScore]:
+    def nll(self, texts: list[str], *, progress: Progress = None) -> list[SegmentScore]:
         return nll_from_loglikelihood(self, texts, progress)
 
-    def generate(self, requests: list[GenRequest], *, progress=None) -> list[str]:
+    def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         from emma.eval.generation import cut_at_stops
 
         out = []
         for r in requests:
-            resp = self._post({"prompt": r.context, "max_tokens": r.max_new_tokens, "temperature": r.temperature,
-                               "top_p": r.top_p, "seed": r.seed, "stop": [s for s in r.until if s][:4] or None})
+            resp = self._post(
+                {
+                    "prompt": r.context,
+                    "max_tokens": r.max_new_tokens,
+                    "temperature": r.temperature,
+                    "top_p": r.top_p,
+                    "seed": r.seed,
+                    "stop": [s for s in r.until if s][:4] or None,
+                }
+            )
             out.append(cut_at_stops(resp["choices"][0]["text"], r.until))
             if progress:
                 progress(1)
         return out
 
 
-def nll_from_loglikelihood(backend, texts: list[str], progress=None) -> list[SegmentScore]:
+def nll_from_loglikelihood(backend: Backend, texts: list[str], progress: Progress = None) -> list[SegmentScore]:
     """A text's NLL as the log-likelihood of the whole text after BOS: for backends without a
     windowed scorer of their own."""
     lls = backend.loglikelihood([("", t) for t in texts], progress=progress)
     return [SegmentScore(nll=-ll.logprob, tokens=ll.tokens, bytes=len(t.encode("utf-8"))) for ll, t in zip(lls, texts)]
 
 
-def make_backend(kind: str, model: str, *, batch_size: int = 8):
+def make_backend(kind: str, model: str, *, batch_size: int = 8) -> Backend:
     if kind == "hf":
         from emma.models import load_model
 
@@ -195,4 +221,3 @@ def make_backend(kind: str, model: str, *, batch_size: int = 8):
     if kind == "openai":
         return OpenAIBackend(model, batch_size=batch_size)
     raise EmmaError(f"unknown backend {kind!r}; use hf, vllm or openai")
-

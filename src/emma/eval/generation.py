@@ -33,8 +33,9 @@ def generate(model, tokenizer, requests: list[GenRequest], *, batch_size: int = 
     """One completion per request, in request order. Rows of a batch share sampling settings."""
     add_bos = wants_bos(model)
     device = next(model.parameters()).device
-    limit = getattr(model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config,
-                    "max_position_embeddings", None) or 4096
+    limit = (
+        getattr(model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config, "max_position_embeddings", None) or 4096
+    )
     encoded = []
     for r in requests:
         ids = tokenizer(r.context, add_special_tokens=False)["input_ids"]
@@ -58,8 +59,8 @@ def generate(model, tokenizer, requests: list[GenRequest], *, batch_size: int = 
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, i in enumerate(batch):
-            ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-            mask[row, width - len(encoded[i]):] = 1
+            ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+            mask[row, width - len(encoded[i]) :] = 1
         sampling = req.temperature > 0
         if sampling:
             torch.manual_seed(req.seed)
@@ -67,9 +68,14 @@ def generate(model, tokenizer, requests: list[GenRequest], *, batch_size: int = 
         stops = [s for s in req.until if s]
         with torch.inference_mode():
             new = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=req.max_new_tokens,
-                pad_token_id=pad, stop_strings=stops or None, tokenizer=tokenizer if stops else None,
-                top_k=None, **kwargs,
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=req.max_new_tokens,
+                pad_token_id=pad,
+                stop_strings=stops or None,
+                tokenizer=tokenizer if stops else None,
+                top_k=None,
+                **kwargs,
             )[:, width:]
         for row, i in enumerate(batch):
             out[i] = cut_at_stops(tokenizer.decode(new[row], skip_special_tokens=True), req.until)

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from emma.errors import EmmaError
-from emma.eval.data import TaskOptions
-from emma.eval.tasks import get_task
+from emma.eval.registry import get_task
+from emma.eval.task import DataDir, GroupKey, Task, TaskOptions, mean
 from emma.io import ensure_writable_dir, write_json, write_jsonl
 from emma.languages import GROUPS, normalize, resolve
 
 console = Console(stderr=True)
 
 
-def select_languages(task, data_dir, langs: str | None, groups: dict[str, str]) -> list[str]:
+def select_languages(task: Task, data_dir: DataDir, langs: str | None, groups: dict[str, str]) -> list[str]:
     available = task.languages(data_dir)
     if task.select is not None:
         return task.select(data_dir, langs, available, groups)
@@ -42,32 +43,43 @@ def select_languages(task, data_dir, langs: str | None, groups: dict[str, str]) 
     return [resolve(code.strip(), available) for code in langs.split(",") if code.strip()]
 
 
-def aggregate(per_lang: dict[str, dict], groups: dict[str, str], metrics: list[str], group_key=None) -> dict:
-    """Macro-average over languages, per resource group and overall (metrics a language lacks are skipped)."""
-    def mean(langs):
+def aggregate(per_lang: dict[str, dict], groups: dict[str, str], metrics: list[str], group_key: GroupKey | None = None) -> dict:
+    """Macro-average over languages, per resource group and overall: the tasks' NaN-safe mean, so a
+    language without a score (NaN, or a metric it lacks) is skipped; a metric no language has is left out."""
+
+    def average(langs):
         out = {}
         for m in metrics:
             vals = [per_lang[lang][m] for lang in langs if isinstance(per_lang[lang].get(m), (int, float))]
             if vals:
-                out[m] = sum(vals) / len(vals)
+                out[m] = mean(vals)
         return out | {"languages": len(langs)}
 
     by_group: dict[str, list[str]] = {}
     for lang in per_lang:
         by_group.setdefault(groups.get(group_key(lang) if group_key else lang, "unknown"), []).append(lang)
-    return {"_groups": {g: mean(v) for g, v in by_group.items()}, "_overall": mean(list(per_lang))} if per_lang else {}
+    return {"_groups": {g: average(v) for g, v in by_group.items()}, "_overall": average(list(per_lang))} if per_lang else {}
 
 
-def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str | None = None, data_dir: str | None = None,
-             options: TaskOptions | None = None, backend: str = "hf", groups: dict[str, str] | None = None,
-             batch_size: int = 8) -> dict:
+def evaluate(
+    models: list[str],
+    tasks: list[str],
+    out: str | Path,
+    *,
+    langs: str | None = None,
+    data_dir: str | None = None,
+    options: TaskOptions | None = None,
+    backend: str = "hf",
+    groups: dict[str, str] | None = None,
+    batch_size: int = 8,
+) -> dict:
     from emma.eval.backends import make_backend
 
     out = ensure_writable_dir(out)
     groups = groups or {}
     options = options or TaskOptions()
     settings = asdict(options)
-    all_scores = {}
+    all_scores: dict[str, dict] = {}
     for model in models:
         be = None
         for task_name in tasks:
@@ -77,8 +89,9 @@ def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str
                 raise EmmaError(f"{task_name}: no language selected by --langs {langs!r}")
             model_dir = out / Path(model.split("@")[0]).name.removesuffix(".gguf").replace("/", "--")
             per_lang = {}
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          TimeRemainingColumn(), console=console) as bar:
+            with Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console
+            ) as bar:
                 todo = bar.add_task(f"{model} {task_name}", total=len(chosen))
                 scored = bar.add_task("  requests done in this language", total=None)
                 for lang in chosen:
@@ -91,7 +104,7 @@ def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str
                         be = be or make_backend(backend, model, batch_size=batch_size)
                         bar.update(todo, description=f"{model} {task_name} {lang}")
                         bar.reset(scored, total=None)
-                        samples, result = task.run(be, data_dir, lang, options, progress=lambda n: bar.advance(scored, n))
+                        samples, result = task.run(be, data_dir, lang, options, progress=partial(bar.advance, scored))
                         scores = {k: v for k, v in result.items() if isinstance(v, (int, float))}
                         info = {k: v for k, v in result.items() if k not in scores}
                         write_jsonl(path, samples)
@@ -105,6 +118,9 @@ def evaluate(models: list[str], tasks: list[str], out: str | Path, *, langs: str
             write_json(scores_path, existing)
             all_scores.setdefault(model_dir.name, {})[task_name] = existing[task_name]
             overall = existing[task_name].get("_overall", {})
-            console.print(f"{model_dir.name} {task_name}: " + ", ".join(f"{m} {overall[m]:.4f}" for m in task.metrics if m in overall)
-                          + f" over {len(per_lang)} languages")
+            console.print(
+                f"{model_dir.name} {task_name}: "
+                + ", ".join(f"{m} {overall[m]:.4f}" for m in task.metrics if m in overall)
+                + f" over {len(per_lang)} languages"
+            )
     return all_scores

@@ -37,7 +37,7 @@ def encode_pair(tokenizer, context: str, continuation: str, *, add_bos: bool = F
     context, continuation = move_trailing_space(context, continuation)
     whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
     ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
-    cont = whole[len(ctx):]
+    cont = whole[len(ctx) :]
     if add_bos and tokenizer.bos_token_id is not None:
         ctx = [tokenizer.bos_token_id] + ctx
     if not ctx:
@@ -109,8 +109,14 @@ class _HeadScorer:
 
 
 def loglikelihoods(
-    model, tokenizer, requests: list[tuple[str, str]], *, batch_size: int = 8, first_token_only: bool = False,
-    add_bos: bool | None = None, progress=None,
+    model,
+    tokenizer,
+    requests: list[tuple[str, str]],
+    *,
+    batch_size: int = 8,
+    first_token_only: bool = False,
+    add_bos: bool | None = None,
+    progress=None,
 ) -> list[LogLikelihood]:
     """Score each (context, continuation); contexts shared by several requests run once.
     `first_token_only` scores just the continuation's first token (EMMA-500's SIB-200 script did)."""
@@ -119,8 +125,8 @@ def loglikelihoods(
     if first_token_only:
         encoded = [(ctx, cont[:1]) for ctx, cont in encoded]
     groups: dict[tuple[int, ...], list[int]] = {}
-    for i, (ctx, _) in enumerate(encoded):
-        groups.setdefault(tuple(ctx), []).append(i)
+    for i, (context_ids, _) in enumerate(encoded):
+        groups.setdefault(tuple(context_ids), []).append(i)
     backbone, head, softcap = _backbone_and_head(model)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

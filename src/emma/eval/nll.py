@@ -10,8 +10,8 @@ token sees at least `window - stride` tokens of context), never truncated.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -82,10 +82,16 @@ def score_segments(
             labels[r, w.first_target : n] = ids[r, w.first_target : n]
         with torch.inference_mode():
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        losses = F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1).to(device),
-            ignore_index=-100, reduction="none",
-        ).view(len(batch), -1).sum(dim=1)
+        losses = (
+            F.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                labels[:, 1:].reshape(-1).to(device),
+                ignore_index=-100,
+                reduction="none",
+            )
+            .view(len(batch), -1)
+            .sum(dim=1)
+        )
         for w, loss in zip(batch, losses.tolist()):
             totals[w.segment] += loss
         if progress:

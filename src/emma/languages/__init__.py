@@ -5,6 +5,17 @@ from emma.languages.groups import GROUPS, THRESHOLDS, group_for_tokens, load_res
 from emma.languages.scripts import detect_script, script_shares
 
 __all__ = [
-    "GROUPS", "THRESHOLDS", "detect_script", "group_for_tokens", "is_valid", "language_name",
-    "load_resource_groups", "macrolanguage", "members", "normalize", "resolve", "script_shares", "split",
+    "GROUPS",
+    "THRESHOLDS",
+    "detect_script",
+    "group_for_tokens",
+    "is_valid",
+    "language_name",
+    "load_resource_groups",
+    "macrolanguage",
+    "members",
+    "normalize",
+    "resolve",
+    "script_shares",
+    "split",
 ]

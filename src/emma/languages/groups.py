@@ -35,7 +35,7 @@ def load_resource_groups(path: str | Path) -> dict[str, str]:
     except FileNotFoundError:
         raise EmmaError(f"{path}: resource-group file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EmmaError(f"{path}: not a JSON resource-group file ({exc}); expected {{\"high\": [\"fra_Latn\", ...]}}") from None
+        raise EmmaError(f'{path}: not a JSON resource-group file ({exc}); expected {{"high": ["fra_Latn", ...]}}') from None
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise EmmaError(f"{path}: expected an object mapping group names to lists of language codes")
     out: dict[str, str] = {}

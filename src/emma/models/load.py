@@ -15,9 +15,17 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from emma.errors import EmmaError
 from emma.io import atomic_dir, write_json
+
+if TYPE_CHECKING:
+    from transformers import GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
+
+    class CausalLM(PreTrainedModel, GenerationMixin):
+        """What AutoModelForCausalLM loads: a PreTrainedModel that can generate (for type checking only)."""
+
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +56,8 @@ ALIASES: dict[str, Alias] = {
 
 @dataclass
 class LoadedModel:
-    model: object
-    tokenizer: object
+    model: CausalLM
+    tokenizer: PreTrainedTokenizerBase
     name: str  # short, filesystem-safe name for result folders
     source: str  # what the user asked for
     path: str  # directory the weights were read from
@@ -87,7 +95,9 @@ def resolve_model_source(spec: str) -> tuple[str, Path | str]:
     p = Path(spec).expanduser()
     if p.suffix == ".gguf":
         if not p.is_file():
-            raise EmmaError(f"model file {spec} does not exist; give an existing .gguf file, a model directory, a hub id, or an alias ({', '.join(ALIASES)})")
+            raise EmmaError(
+                f"model file {spec} does not exist; give an existing .gguf file, a model directory, a hub id, or an alias ({', '.join(ALIASES)})"
+            )
         return "gguf", p.resolve()
     if p.is_dir():
         if not (p / "config.json").exists():
@@ -122,7 +132,9 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     missing, unexpected = model.load_state_dict(quantised.state_dict(), strict=False)
     tied = {k for k in missing if "lm_head" in k} if getattr(config, "tie_word_embeddings", False) else set()
     if set(missing) - tied or unexpected:
-        raise EmmaError(f"{gguf}: de-quantised weights do not fit the model config (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        raise EmmaError(
+            f"{gguf}: de-quantised weights do not fit the model config (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+        )
     if getattr(model, "generation_config", None) is not None and getattr(quantised, "generation_config", None) is not None:
         model.generation_config = quantised.generation_config
     with atomic_dir(out) as tmp:
@@ -155,7 +167,7 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) 
         raise EmmaError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+        model = cast("CausalLM", AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype))
     except EmmaError:
         raise
     except Exception as exc:
@@ -164,12 +176,14 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) 
                 f"could not load {spec!r} from the Hugging Face hub ({type(exc).__name__}); check the id and network, "
                 f"or give a local directory, a .gguf file, or an alias ({', '.join(ALIASES)})"
             ) from None
-        raise EmmaError(f"could not load the model in {path} ({type(exc).__name__}: {str(exc)[:160]}); the checkpoint may be corrupt or incomplete") from None
+        raise EmmaError(
+            f"could not load the model in {path} ({type(exc).__name__}: {str(exc)[:160]}); the checkpoint may be corrupt or incomplete"
+        ) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     if device:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers wraps `to` with functools.wraps; typeshed's _Wrapped is no method
     name = spec if spec in ALIASES else Path(str(spec)).name.removesuffix(".gguf")
     return LoadedModel(model=model, tokenizer=tokenizer, name=name.replace("/", "--"), source=spec, path=str(path))
 
@@ -186,4 +200,4 @@ def generate_text(lm: LoadedModel, prompt: str, *, max_new_tokens: int = 40, tem
         kwargs["temperature"] = temperature
     with torch.no_grad():
         out = model.generate(**inputs, **kwargs)
-    return tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return cast(str, tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))  # one sequence: one str

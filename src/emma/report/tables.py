@@ -31,11 +31,13 @@ def tables(scores: dict[str, dict]) -> list[tuple[str, list[list[str]]]]:
         metrics = sorted({m for s in scores.values() for lang in langs for m in s.get(task, {}).get(lang, {}) if m != "n"})
         for metric in metrics:
             rows = [["model", "Avg", *langs]]
-            grows = [["model", "Avg", *[g for g in GROUPS + ["unknown"]
-                                         if any(g in s.get(task, {}).get("_groups", {}) for s in scores.values())]]]
+            grows = [["model", "Avg", *[g for g in GROUPS + ["unknown"] if any(g in s.get(task, {}).get("_groups", {}) for s in scores.values())]]]
             for model, s in scores.items():
                 t = s.get(task, {})
-                cell = lambda d: f"{d[metric]:.4f}" if d and metric in d else ""  # noqa: E731
+
+                def cell(d: dict | None, metric: str = metric) -> str:
+                    return f"{d[metric]:.4f}" if d and metric in d else ""
+
                 rows.append([model, cell(t.get("_overall")), *[cell(t.get(lang)) for lang in langs]])
                 grows.append([model, cell(t.get("_overall")), *[cell(t.get("_groups", {}).get(g)) for g in grows[0][2:]]])
             out.append((f"{task} {metric}", rows))
@@ -50,7 +52,7 @@ def _markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(eval_dir: str | Path) -> list[Path]:
+def write_tables(eval_dir: str | Path) -> list[Path]:
     eval_dir = Path(eval_dir)
     written, md = [], [f"# Evaluation results ({eval_dir})", ""]
     for title, rows in tables(load_scores(eval_dir)):

@@ -1,4 +1,5 @@
-"""Training data for `emma train`: documents per language (a folder of text files, or the UDHR),
+"""Training data for `emma train`: documents per language (a folder of text files, emma's documents
+JSONL, or the UDHR),
 or packed token shards, cut into fixed-length blocks with a few held out per language.
 
 Packed shards (what `emma corpus pack` writes, and what a user can write with numpy):
@@ -14,46 +15,38 @@ from pathlib import Path
 import numpy as np
 
 from emma.errors import EmmaError
+from emma.io import read_documents, read_text_dir
 from emma.languages import normalize
 
 
 def text_dir_documents(root: str | Path) -> dict[str, list[str]]:
     """`<code>.txt` (one document per non-empty line) or `<code>/*.txt` (one document per file)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise EmmaError(f"data.text_dir {root} is not a folder of <xxx_Scrp>.txt files")
+    return _by_language(read_text_dir(root, "data.text_dir"), "data.text_dir", "name files by language code (e.g. swh_Latn.txt)")
+
+
+def jsonl_documents(path: str | Path, what: str = "data.jsonl") -> dict[str, list[str]]:
+    """emma's documents JSONL (`text`, `lang`): `emma corpus build`'s final/ folder, or any such file."""
+    raw = {lang: [text for _, text in rows] for lang, rows in read_documents(path, what).items()}
+    return _by_language(raw, what, "use xxx_Scrp codes in `lang`")
+
+
+def _by_language(raw: dict[str, list[str]], what: str, fix: str) -> dict[str, list[str]]:
     docs: dict[str, list[str]] = {}
-    for path in sorted(root.iterdir()):
-        if path.suffix == ".txt" and path.is_file():
-            lang, texts = path.stem, [_read(path)]
-            texts = [line.strip() for line in texts[0].splitlines() if line.strip()]
-        elif path.is_dir():
-            lang, texts = path.name, [t for t in (_read(p).strip() for p in sorted(path.glob("*.txt"))) if t]
-        else:
-            continue
+    for lang, texts in raw.items():
         try:
             code = normalize(lang)
         except EmmaError as exc:
-            raise EmmaError(f"data.text_dir: {path.name}: {exc}; name files by language code (e.g. swh_Latn.txt)") from None
+            raise EmmaError(f"{what}: {lang}: {exc}; {fix}") from None
         if not texts:
-            raise EmmaError(f"data.text_dir: {path} has no text (empty language); remove it or add text")
+            raise EmmaError(f"{what}: language {lang} has no text (empty language); remove it or add text")
         docs.setdefault(code, []).extend(texts)
-    if not docs:
-        raise EmmaError(f"data.text_dir {root} has no <xxx_Scrp>.txt files or <xxx_Scrp>/ folders")
     return docs
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EmmaError(f"{path} is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from None
 
 
 def udhr_documents(langs: list[str], tarball: str | None) -> dict[str, list[str]]:
     """The training articles (emma's UDHR split: every 10th article held out for evaluation)."""
-    from emma.corpus.udhr import find_tarball, one_per_language, read_udhr, split_declaration
     from emma.languages import resolve
+    from emma.sources.udhr import find_tarball, one_per_language, read_udhr, split_declaration
 
     decls = one_per_language(read_udhr(find_tarball(tarball)))
     docs = {}
@@ -98,8 +91,7 @@ def shard_blocks(root: str | Path, block_size: int) -> tuple[dict[str, list[list
             raise EmmaError(f"{file}: not a readable .npy token stream ({exc}); re-run the pack step") from None
         if stream.ndim != 1 or stream.size < 2:
             raise EmmaError(f"{file}: expected a non-empty 1-D token stream, got shape {stream.shape}")
-        blocks[lang] = [stream[i : i + block_size].astype(np.int64).tolist() for i in range(0, stream.size, block_size)
-                        if stream.size - i > 1]
+        blocks[lang] = [stream[i : i + block_size].astype(np.int64).tolist() for i in range(0, stream.size, block_size) if stream.size - i > 1]
         if e.get("weight") is not None:
             weights[lang] = float(e["weight"])
     if weights:

@@ -21,19 +21,27 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import torch
 
 from emma.errors import EmmaError
-from emma.io import atomic_dir, write_json, write_text
+from emma.io import atomic_dir, claim_run_dir, ensure_writable_dir, write_json, write_text
 from emma.train.config import TrainConfig
-from emma.train.cpt import PlanDataset, _collate, language_weights, sample_plan
+from emma.train.data import hold_out, jsonl_documents, shard_blocks, text_dir_documents, tokenize_blocks, udhr_documents
+from emma.train.sampling import PlanDataset, collate_blocks, language_weights, sample_plan
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+
+    from emma.models.load import CausalLM
 
 log = logging.getLogger(__name__)
 SEAL = "emma-checkpoint.json"
 
 
 # --- checkpoints ---------------------------------------------------------------------------
+
 
 def seal_checkpoint(ckpt: Path) -> None:
     """Record every file's size once the Trainer has written the checkpoint: its presence marks the
@@ -87,6 +95,7 @@ def resumable_checkpoint(trainer_dir: Path) -> str | None:
 
 # --- throughput ----------------------------------------------------------------------------
 
+
 def matmul_flops(device: torch.device, seconds: float = 0.5) -> float:
     """Measured fp32 matmul FLOP/s on `device` (the MFU denominator when no peak is configured)."""
     n = 1024
@@ -135,12 +144,22 @@ def _trainer_class():
 
 # --- the run -------------------------------------------------------------------------------
 
-def _documents(cfg: TrainConfig) -> dict[str, list[str]]:
-    from emma.train.data import text_dir_documents, udhr_documents
 
+def _documents(cfg: TrainConfig) -> dict[str, list[str]]:
     if cfg.data.text_dir:
         return text_dir_documents(cfg.data.text_dir)
-    return udhr_documents(cfg.data.udhr, cfg.data.udhr_path)
+    if cfg.data.jsonl:
+        return jsonl_documents(cfg.data.jsonl)
+    return udhr_documents(cfg.data.udhr or [], cfg.data.udhr_path)
+
+
+def auto_mixed_precision() -> str:
+    """ "bf16" where bf16 autocast is fast (a CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX:
+    1.5-2.3x here), else "no" (elsewhere CPU bf16 is emulated and slower than fp32)."""
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    fast = [getattr(torch.cpu, name, lambda: False) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return "bf16" if any(f() for f in fast) else "no"
 
 
 def _world_size() -> int:
@@ -148,31 +167,29 @@ def _world_size() -> int:
 
 
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
+    """Run (or resume, or find already done) the training `cfg` describes into `out`; returns what
+    `train.json` records. Refuses a folder that holds a run with other settings."""
     from transformers import TrainingArguments
 
-    from emma.io import ensure_writable_dir
     from emma.models import load_model
-    from emma.train.data import hold_out, shard_blocks, tokenize_blocks
 
     out = ensure_writable_dir(out)
     rank = int(os.environ.get("RANK", "0"))
     trainer_dir = out / "trainer"
     settings = cfg.model_dump(mode="json")
-    saved = out / "config.json"
     if (out / "train.json").is_file() and json.loads((out / "train.json").read_text()).get("config") == settings:
         log.info("%s is already trained with these settings; nothing to do", out)
         return json.loads((out / "train.json").read_text())
-    if saved.is_file() and json.loads(saved.read_text()) != settings:
-        raise EmmaError(f"{out} holds a run with other settings ({saved}); use another --out, or delete it")
+    claim_run_dir(out, settings, what="training", hint="use another --out, or delete it", write=rank == 0)
     if trainer_dir.is_dir() and any(trainer_dir.glob("checkpoint-*")) and not resume:
         raise EmmaError(f"{out} has checkpoints from an earlier run; pass --resume to continue it, or choose another --out")
     if rank == 0:
-        write_json(saved, settings)
         write_text(out / "config.yaml", _yaml(settings))
 
     torch.manual_seed(cfg.seed)
     lm = load_model(cfg.model, dtype=cfg.dtype)
-    model, tokenizer = lm.model, lm.tokenizer
+    model: CausalLM | PeftModel = lm.model
+    tokenizer = lm.tokenizer
     vocab_report = None
     if cfg.data.shards:
         if cfg.vocab.extend:
@@ -181,19 +198,28 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
         if shard_tok and shard_tok not in (cfg.model, lm.source, lm.name):
             log.warning("shards were packed with tokenizer %s, training %s: check they share a vocabulary", shard_tok, cfg.model)
         too_big = max(max(b) for bl in blocks.values() for b in bl)
-        if too_big >= model.get_input_embeddings().weight.shape[0]:
+        if too_big >= cast(torch.Tensor, model.get_input_embeddings().weight).shape[0]:
             raise EmmaError(f"shards hold token id {too_big}, beyond {cfg.model}'s vocabulary: they were packed for another tokenizer")
     else:
         docs = _documents(cfg)
         if cfg.vocab.extend:
             from emma.train.vocab import extend_vocabulary
 
-            vocab_report = extend_vocabulary(model, tokenizer, docs, threshold=cfg.vocab.fertility_threshold,
-                                             max_new=cfg.vocab.max_new_tokens, min_frequency=cfg.vocab.min_frequency)
+            vocab_report = extend_vocabulary(
+                model,
+                tokenizer,
+                docs,
+                threshold=cfg.vocab.fertility_threshold,
+                max_new=cfg.vocab.max_new_tokens,
+                min_frequency=cfg.vocab.min_frequency,
+            )
             if rank == 0:
                 write_json(out / "vocab.json", vocab_report)
         blocks, manifest_weights = tokenize_blocks(docs, tokenizer, cfg.data.block_size), None
-    train_blocks, held = hold_out(blocks, cfg.data.heldout_blocks)
+    if cfg.data.heldout_jsonl:  # held-out documents of their own (the demo's held-out articles)
+        train_blocks, held = blocks, tokenize_blocks(jsonl_documents(cfg.data.heldout_jsonl, "data.heldout_jsonl"), tokenizer, cfg.data.block_size)
+    else:
+        train_blocks, held = hold_out(blocks, cfg.data.heldout_blocks)
     counts = {lang: sum(len(b) for b in bl) for lang, bl in train_blocks.items()}
     weights = manifest_weights or language_weights(counts, cfg.data.alpha)
     per_step = cfg.batch_size * cfg.grad_accum * _world_size()
@@ -207,33 +233,62 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
         from peft import LoraConfig, get_peft_model
 
         extra = ["embed_tokens", "lm_head"] if vocab_report and vocab_report["added"] else None
-        model = get_peft_model(model, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                                 target_modules=cfg.lora.target_modules, modules_to_save=extra, task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=cfg.lora.r,
+                lora_alpha=cfg.lora.alpha,
+                lora_dropout=cfg.lora.dropout,
+                target_modules=cfg.lora.target_modules,
+                modules_to_save=extra,
+                task_type="CAUSAL_LM",
+            ),
+        )
     cpu = not torch.cuda.is_available()
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(out / "runs"))
-    report_to = [r for r in cfg.report_to if _installed(r)]
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(out / "runs")  # this run's folder, also when a process trains twice
+    report_to: list[str] = [r for r in cfg.report_to if _installed(r)]
     args = TrainingArguments(
-        output_dir=str(trainer_dir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, bf16=cfg.dtype == "bfloat16" and not cpu,
-        **_checkpointing_arg(TrainingArguments, cfg.gradient_checkpointing), logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit, eval_strategy="steps" if (cfg.eval_steps and held) else "no",
-        eval_steps=cfg.eval_steps, eval_on_start=bool(cfg.eval_steps and held and not resume), report_to=report_to, seed=cfg.seed, data_seed=cfg.seed,
-        use_cpu=cpu, ddp_backend="gloo" if cpu and _world_size() > 1 else None, dataloader_num_workers=0,
-        train_sampling_strategy="sequential", remove_unused_columns=False, disable_tqdm=False,
+        output_dir=str(trainer_dir),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        bf16=cfg.mixed_precision == "bf16" or (cfg.dtype == "bfloat16" and not cpu),
+        **_checkpointing_arg(TrainingArguments, cfg.gradient_checkpointing),
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        eval_strategy="steps" if (cfg.eval_steps and held) else "no",
+        eval_steps=cfg.eval_steps,
+        eval_on_start=bool(cfg.eval_steps and held and not resume),
+        report_to=report_to,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=cpu,
+        ddp_backend="gloo" if cpu and _world_size() > 1 else None,
+        dataloader_num_workers=0,
+        train_sampling_strategy="sequential",
+        remove_unused_columns=False,
+        disable_tqdm=False,
     )
     trainer = _trainer_class()(
-        model=model, args=args, train_dataset=PlanDataset(train_blocks, plan),
+        model=model,
+        args=args,
+        train_dataset=PlanDataset(train_blocks, plan),
         eval_dataset={lang: PlanDataset(held, [(lang, i) for i in range(len(bl))]) for lang, bl in held.items()} or None,
-        data_collator=_collate(tokenizer.pad_token_id),
+        data_collator=collate_blocks(tokenizer.pad_token_id),
     )
     trainer.tokens_per_step = sum(len(train_blocks[lang][b]) for lang, b in plan) / cfg.steps
     n_params = sum(p.numel() for p in model.parameters())
     trainer.flops_per_token = 6 * n_params
     trainer.peak_flops = cfg.peak_flops or matmul_flops(args.device) * _world_size()
     last = resumable_checkpoint(trainer_dir) if resume else None
-    if resume and last is None and trainer_dir.is_dir():
+    if resume and last is None and any(trainer_dir.glob("c*-*")):  # checkpoint-N or corrupt-N: there was something
         log.warning("no intact checkpoint in %s: starting from the beginning", trainer_dir)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
@@ -241,13 +296,22 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     at_end = {k: v for h in trainer.state.log_history if h.get("step") == trainer.state.global_step for k, v in h.items()}
     final_eval = at_end if set(_eval_losses(at_end)) == set(held) else (trainer.evaluate() if held else {})
     info = {
-        "config": settings, "resumed_from": last, "steps": trainer.state.global_step, "world_size": _world_size(),
-        "train_loss": result.training_loss, "train_runtime_s": round(wall, 2),
+        "config": settings,
+        "resumed_from": last,
+        "steps": trainer.state.global_step,
+        "world_size": _world_size(),
+        "train_loss": result.training_loss,
+        "train_runtime_s": round(wall, 2),
         "tokens_trained": int(trainer.tokens_per_step * cfg.steps),
         "tokens_per_s": round(trainer.tokens_per_step * (cfg.steps - _step_of(last)) / wall, 1),
-        "parameters": n_params, "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "peak_flops": trainer.peak_flops, "weights": weights,
+        "parameters": n_params,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "peak_flops": trainer.peak_flops,
+        "weights": weights,
         "train_tokens_per_language": _planned(train_blocks, plan),
+        "available_tokens_per_language": counts,
+        "train_loss_first": next((h["loss"] for h in trainer.state.log_history if "loss" in h), None),
+        "train_loss_last": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
         "heldout_loss_start": _eval_losses({k: v for h in trainer.state.log_history if h.get("step") == 0 for k, v in h.items()}),
         "heldout_loss": _eval_losses(final_eval),
         "log_history": trainer.state.log_history,
@@ -255,12 +319,14 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     }
     if trainer.is_world_process_zero():
         final = out / "checkpoint"
-        to_save = model.merge_and_unload() if cfg.lora.enabled and cfg.lora.merge else model
+        to_save = cast("PeftModel", model).merge_and_unload() if cfg.lora.enabled and cfg.lora.merge else model
         with atomic_dir(final) as tmp:
             to_save.save_pretrained(str(tmp), safe_serialization=True)
             tokenizer.save_pretrained(str(tmp))
         info["checkpoint"] = str(final)
         write_json(out / "train.json", info)  # written last: marks the run done
+        if not cfg.keep_checkpoints:  # the final model is saved: the resumable ones (~12 bytes a parameter) can go
+            shutil.rmtree(trainer_dir, ignore_errors=True)
     return info
 
 

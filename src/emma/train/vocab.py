@@ -10,26 +10,15 @@ tokenizer; the old vocabulary and every old id stay as they were.
 
 from __future__ import annotations
 
-import unicodedata
-
 import torch
 
 from emma.errors import EmmaError
-
-
-def count_words(text: str) -> int:
-    """Runs of characters between spaces and punctuation (Amharic separates words with ፡, not a space)."""
-    words, inside = 0, False
-    for ch in text:
-        sep = ch.isspace() or unicodedata.category(ch)[0] in "PZ"
-        if not sep and not inside:
-            words += 1
-        inside = not sep
-    return words
+from emma.text import count_words
 
 
 def fertility(tokenizer, docs_by_lang: dict[str, list[str]]) -> dict[str, dict[str, float]]:
-    """Per language: tokens per word (`count_words`) and tokens per UTF-8 byte."""
+    """Per language: tokens per word (`emma.text.count_words`: a character in scripts written without
+    spaces) and tokens per UTF-8 byte."""
     out = {}
     for lang, docs in docs_by_lang.items():
         tokens = sum(len(ids) for ids in tokenizer(docs, add_special_tokens=False)["input_ids"])
@@ -61,8 +50,7 @@ def learn_tokens(tokenizer, texts: list[str], *, max_new: int, min_frequency: in
     return picked
 
 
-def extend_vocabulary(model, tokenizer, docs_by_lang: dict[str, list[str]], *, threshold: float, max_new: int,
-                      min_frequency: int = 2) -> dict:
+def extend_vocabulary(model, tokenizer, docs_by_lang: dict[str, list[str]], *, threshold: float, max_new: int, min_frequency: int = 2) -> dict:
     """Add tokens for the languages above `threshold` tokens per word; resize and initialise the
     embeddings. Returns the report: fertility before and after, languages extended, tokens added."""
     before = fertility(tokenizer, docs_by_lang)
@@ -90,6 +78,11 @@ def extend_vocabulary(model, tokenizer, docs_by_lang: dict[str, list[str]], *, t
         if out is not None and out.weight.data_ptr() != emb.data_ptr():
             for k, ids in enumerate(pieces):
                 out.weight[old_size + k] = out.weight[ids].mean(0)
-    report |= {"added": added, "vocab_before": old_size, "vocab_after": len(tokenizer), "examples": new_tokens[:20],
-               "fertility_after": fertility(tokenizer, docs_by_lang)}
+    report |= {
+        "added": added,
+        "vocab_before": old_size,
+        "vocab_after": len(tokenizer),
+        "examples": new_tokens[:20],
+        "fertility_after": fertility(tokenizer, docs_by_lang),
+    }
     return report

@@ -11,15 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import first_n_shots, hub_rows, read_jsonl, require
-from emma.eval.tasks import Task
-from emma.eval.tasks._mc import METRICS, fewshot_context, score
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, fewshot_context, first_n_shots
+from emma.eval.tasks._mc import METRICS, score
+from emma.io import read_jsonl
 
 CHOICES = ["A", "B", "C", "D"]
 _FIELDS = ("flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3", "mc_answer4", "correct_answer_num")
 
 
-def languages(data_dir) -> list[str] | None:
+def languages(data_dir: DataDir) -> list[str] | None:
     if data_dir is None:
         return None  # the hub has 122 varieties: any --langs code is tried there
     return sorted(p.stem for p in Path(data_dir).glob("*_*.jsonl"))
@@ -37,18 +38,26 @@ def load(data_dir, lang: str) -> list[dict]:
 
 
 def doc_text(r: dict) -> str:
-    return (f"P: {r['flores_passage']}\nQ: {r['question'].strip()}\nA: {r['mc_answer1']}\nB: {r['mc_answer2']}\n"
-            f"C: {r['mc_answer3']}\nD: {r['mc_answer4']}\nAnswer:")
+    return (
+        f"P: {r['flores_passage']}\nQ: {r['question'].strip()}\nA: {r['mc_answer1']}\nB: {r['mc_answer2']}\n"
+        f"C: {r['mc_answer3']}\nD: {r['mc_answer4']}\nAnswer:"
+    )
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     rows = load(data_dir, lang)
     items = []
     for i, row in enumerate(rows[: opts.limit]):
         shots = first_n_shots(rows, i, opts.shots)
         ctx = fewshot_context([(doc_text(s), CHOICES[int(s["correct_answer_num"]) - 1]) for s in shots], doc_text(row))
-        items.append({"id": f"{row.get('link', '')}#{row.get('question_number', i)}", "context": ctx, "choices": CHOICES,
-                      "target": int(row["correct_answer_num"]) - 1})
+        items.append(
+            {
+                "id": f"{row.get('link', '')}#{row.get('question_number', i)}",
+                "context": ctx,
+                "choices": CHOICES,
+                "target": int(row["correct_answer_num"]) - 1,
+            }
+        )
     return score(backend, items, opts, progress)
 
 

@@ -25,9 +25,10 @@ import re
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_tsv
+from emma.eval.data import hub_rows
 from emma.eval.generation import GenRequest
-from emma.eval.tasks import Task
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_shots
+from emma.io import read_tsv
 
 METRICS = ["bleu", "chrf"]
 PIVOT = "eng_Latn"
@@ -41,7 +42,7 @@ def _layout(data_dir) -> str:
     return "flores" if (root / "devtest").is_dir() else "sib"
 
 
-def languages(data_dir) -> list[str] | None:
+def languages(data_dir: DataDir) -> list[str] | None:
     if data_dir is None:
         return None
     root = Path(data_dir)
@@ -50,7 +51,7 @@ def languages(data_dir) -> list[str] | None:
     return sorted(p.name for p in root.iterdir() if (p / "test.tsv").is_file())
 
 
-def select(data_dir, langs: str | None, available: list[str] | None, groups: dict[str, str]) -> list[str]:
+def select(data_dir: DataDir, langs: str | None, available: list[str] | None, groups: dict[str, str]) -> list[str]:
     from emma.languages import normalize, resolve
 
     def one(code: str) -> str:
@@ -126,16 +127,17 @@ def make_prompt(style: str, src: str, tgt: str, text: str) -> str:
     raise EmmaError(f"flores200: unknown --prompt {style!r}; use lm-eval or instruct")
 
 
-def run(backend, data_dir, pair: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
     import sacrebleu
 
     src, tgt = pair.split("-", 1)
     test = _parallel(data_dir, src, tgt, "test")[: opts.limit]
     pool = _parallel(data_dir, src, tgt, "dev") if opts.shots else []
     rnd = random.Random(opts.seed)
-    requests, items = [], []
+    requests: list[GenRequest] = []
+    items: list[dict] = []
     for sid, source, reference in test:
-        shots = rnd.sample(pool, min(opts.shots, len(pool))) if pool else []
+        shots = sample_shots(pool, opts.shots, rnd)
         head = "".join(make_prompt(opts.prompt, src, tgt, s) + f" {r}\n\n" for _, s, r in shots)
         context = head + make_prompt(opts.prompt, src, tgt, source)
         items.append({"id": sid, "source": source, "reference": reference, "context": context, "shots": [k for k, _, _ in shots]})
@@ -144,11 +146,23 @@ def run(backend, data_dir, pair: str, opts, progress=None):
     bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF(word_order=2)
     refs = [[it["reference"] for it in items]]
     corpus_bleu, corpus_chrf = bleu.corpus_score(outputs, refs), chrf.corpus_score(outputs, refs)
-    samples = [{**it, "prediction": out, "chrf": chrf.sentence_score(out, [it["reference"]]).score}
-               for it, out in zip(items, outputs)]
-    return samples, {"bleu": corpus_bleu.score, "chrf": corpus_chrf.score, "n": len(samples),
-                     "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}}
+    samples = [{**it, "prediction": out, "chrf": chrf.sentence_score(out, [it["reference"]]).score} for it, out in zip(items, outputs)]
+    return samples, {
+        "bleu": corpus_bleu.score,
+        "chrf": corpus_chrf.score,
+        "n": len(samples),
+        "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
+    }
 
 
-TASKS = [Task("flores200", METRICS, languages, run, select=select, group_key=group_key,
-              description="FLORES-200 MT, any direction, BLEU and chrF++ (sacrebleu)")]
+TASKS = [
+    Task(
+        "flores200",
+        METRICS,
+        languages,
+        run,
+        select=select,
+        group_key=group_key,
+        description="FLORES-200 MT, any direction, BLEU and chrF++ (sacrebleu)",
+    )
+]

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import first_n_shots, read_jsonl, require
-from emma.eval.tasks import Task
-from emma.eval.tasks._mc import METRICS, fewshot_context, score
+from emma.eval.data import require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, fewshot_context, first_n_shots
+from emma.eval.tasks._mc import METRICS, score
+from emma.io import read_jsonl
 
 
-def _files(data_dir) -> dict[str, Path]:
+def _files(data_dir: DataDir) -> dict[str, Path]:
     from emma.languages import normalize
 
     if data_dir is None:
@@ -35,7 +36,7 @@ def _files(data_dir) -> dict[str, Path]:
     return out
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     return sorted(_files(data_dir))
 
 
@@ -45,14 +46,20 @@ def _items(path: Path) -> list[dict]:
         text, choices, answer = r.get("question", r.get("context")), r.get("choices"), r.get("answer")
         if isinstance(answer, str) and isinstance(choices, list) and answer in choices:
             answer = choices.index(answer)
-        if not isinstance(text, str) or not isinstance(choices, list) or len(choices) < 2 \
-                or not all(isinstance(c, str) and c for c in choices) or not isinstance(answer, int) or not 0 <= answer < len(choices):
+        if (
+            not isinstance(text, str)
+            or not isinstance(choices, list)
+            or len(choices) < 2
+            or not all(isinstance(c, str) and c for c in choices)
+            or not isinstance(answer, int)
+            or not 0 <= answer < len(choices)
+        ):
             raise EmmaError(f"mc: {path} line {n} needs question (or context), choices (2+ strings) and answer (index or choice text)")
         items.append({"id": r.get("id", n), "text": text, "choices": choices, "target": answer})
     return items
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     path = _files(data_dir)[lang]
     rows = _items(require(path, "mc", "<code>.jsonl"))
     dev = path.with_name(path.stem + ".dev.jsonl")

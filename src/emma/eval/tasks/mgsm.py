@@ -18,9 +18,10 @@ import string
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_tsv, require
+from emma.eval.data import hub_rows, require
 from emma.eval.generation import GenRequest
-from emma.eval.tasks import Task, upstream_codes
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, first_n_shots, mean_scores, upstream_codes
+from emma.io import read_tsv
 
 # xx: (question word, direct answer word, step-by-step answer word, CoT answer regex), as lm-eval's.
 WORDS = {
@@ -42,7 +43,7 @@ FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(CODES)
     return sorted(k for k, xx in CODES.items() if (Path(data_dir) / f"mgsm_{xx}.tsv").is_file())
@@ -52,8 +53,10 @@ def load(data_dir, xx: str) -> list[dict]:
     if data_dir is None:
         return [{"question": r["question"], "answer": str(r["answer_number"])} for r in hub_rows("juletxara/mgsm", xx, "test", "mgsm")]
     path = require(Path(data_dir) / f"mgsm_{xx}.tsv", "mgsm", "mgsm_<xx>.tsv (the google-research/url-nlp layout)")
-    return [{"question": r["question"], "answer": r["answer"].strip()}
-            for r in read_tsv(path, "mgsm", fieldnames=["question", "answer"], required=("question", "answer"))]
+    return [
+        {"question": r["question"], "answer": r["answer"].strip()}
+        for r in read_tsv(path, "mgsm", fieldnames=["question", "answer"], required=("question", "answer"))
+    ]
 
 
 def flexible_extract(text: str) -> str:
@@ -70,22 +73,24 @@ def same_answer(pred: str, gold: str) -> bool:
     return pred.lower().translate(_PUNCT).strip() == gold.lower().translate(_PUNCT).strip()
 
 
-def run(backend, data_dir, lang: str, opts, progress=None, *, cot: bool = False):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None, *, cot: bool = False) -> Result:
     xx = CODES[lang]
     q_word, direct_word, cot_word, regex = WORDS[xx]
     answer_word = cot_word if cot else direct_word
     rows = load(data_dir, xx)
     if cot and opts.shots:
         if data_dir is not None:
-            raise EmmaError("mgsm_cot with --shots needs exemplar rationales, which only the hub's juletxara/mgsm train split has; use --shots 0 with --data-dir")
+            raise EmmaError(
+                "mgsm_cot with --shots needs exemplar rationales, which only the hub's juletxara/mgsm train split has; use --shots 0 with --data-dir"
+            )
         exemplars = hub_rows("juletxara/mgsm", xx, "train", "mgsm")[: opts.shots]
-        prefix = "".join(f"{e['question']}\n{answer_word} {e['answer'][len(answer_word) + 1:].strip()}\n\n" for e in exemplars)
+        prefix = "".join(f"{e['question']}\n{answer_word} {e['answer'][len(answer_word) + 1 :].strip()}\n\n" for e in exemplars)
     else:
         prefix = None
     requests, items = [], []
     for i, row in enumerate(rows[: opts.limit]):
         if prefix is None:
-            shots = [r for j, r in enumerate(rows[: opts.shots + 1]) if j != i][: opts.shots]
+            shots = first_n_shots(rows, i, opts.shots)
             head = "".join(f"{q_word} {s['question']}\n{answer_word} {s['answer']}\n\n" for s in shots)
         else:
             head = prefix
@@ -101,14 +106,20 @@ def run(backend, data_dir, lang: str, opts, progress=None, *, cot: bool = False)
             strict = m.group(1) if m else "[invalid]"
         else:
             strict = out.strip()
-        samples.append({**it, "output": out, "extracted": flexible, "extracted_strict": strict,
-                        "exact_match": float(same_answer(flexible, it["target"])),
-                        "exact_match_strict": float(same_answer(strict, it["target"]))})
-    n = len(samples)
-    return samples, {**{m: (sum(s[m] for s in samples) / n if n else float("nan")) for m in METRICS}, "n": n}
+        samples.append(
+            {
+                **it,
+                "output": out,
+                "extracted": flexible,
+                "extracted_strict": strict,
+                "exact_match": float(same_answer(flexible, it["target"])),
+                "exact_match_strict": float(same_answer(strict, it["target"])),
+            }
+        )
+    return samples, mean_scores(samples, METRICS)
 
 
-def _run_cot(backend, data_dir, lang, opts, progress=None):
+def _run_cot(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     return run(backend, data_dir, lang, opts, progress, cot=True)
 
 

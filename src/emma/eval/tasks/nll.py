@@ -14,14 +14,15 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.nll import summarize
-from emma.eval.tasks import Task
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions
 
 METRICS = ["nll", "bpb"]
+_NEEDS_DIR = "nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders"
 
 
-def available_languages(data_dir: str | Path | None) -> list[str]:
+def available_languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
-        raise EmmaError("nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders")
+        raise EmmaError(_NEEDS_DIR)
     root = Path(data_dir)
     if not root.is_dir():
         raise EmmaError(f"nll: --data-dir {root} is not a folder")
@@ -46,7 +47,9 @@ def load_segments(data_dir: str | Path, lang: str) -> list[str]:
     return segments
 
 
-def run(backend, data_dir, lang: str, opts, progress=None) -> tuple[list[dict], dict]:
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
+    if data_dir is None:
+        raise EmmaError(_NEEDS_DIR)
     segments = load_segments(data_dir, lang)[: opts.limit]
     scores = backend.nll(segments, progress=progress)
     samples = [{"id": i, "text": t, "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for i, (t, s) in enumerate(zip(segments, scores))]

@@ -13,15 +13,16 @@ import re
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_json_or_jsonl, require
-from emma.eval.tasks import Task, upstream_codes
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
+from emma.io import read_json_or_jsonl
 
 CODES = upstream_codes("ar bn ca da de es eu fr gu hi hr hu hy id it kn ml mr ne nl pt ro ru sk sr sv ta te uk vi zh".split())
 LETTERS = ["A", "B", "C", "D", "E"]
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(CODES)
     return sorted(k for k, xx in CODES.items() if (Path(data_dir) / f"{xx}_test.json").is_file())
@@ -44,12 +45,13 @@ def load(data_dir, xx: str, split: str) -> list[dict]:
         options = [clean(r[f"option_{x}"]) for x in "abcde" if r.get(f"option_{x}")]
         if not r.get("instruction") or r.get("answer") not in LETTERS[: len(options)]:
             raise EmmaError(f"arc_multilingual: {xx} {split} row {n} needs instruction, option_a.., answer (a letter)")
-        docs.append({"id": r.get("id", n), "query": f"Question: {clean(r['instruction'])}\nAnswer:", "choices": options,
-                     "gold": LETTERS.index(r["answer"])})
+        docs.append(
+            {"id": r.get("id", n), "query": f"Question: {clean(r['instruction'])}\nAnswer:", "choices": options, "gold": LETTERS.index(r["answer"])}
+        )
     return docs
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
     rows = load(data_dir, xx, "test")[: opts.limit]
     pool = load(data_dir, xx, "train") if opts.shots else []

@@ -19,18 +19,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import read_jsonl, require
+from emma.eval.data import require
 from emma.eval.generation import GenRequest
-from emma.eval.tasks import Task
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean
+from emma.io import read_jsonl
+from emma.text import script_matches
 
 METRICS = ["self_bleu", "in_script", "in_language"]
 _TEXT_FIELDS = ("prompt_translated", "prompt", "text")
-# Scripts a detector may report for text written in a composite script.
-_SAME_SCRIPT = {"Jpan": {"Jpan", "Hani", "Hira", "Kana", "Hans", "Hant"}, "Kore": {"Kore", "Hang", "Hani"},
-                "Hans": {"Hans", "Hani"}, "Hant": {"Hant", "Hani"}}
 
 
-def languages(data_dir) -> list[str] | None:
+def languages(data_dir: DataDir) -> list[str] | None:
     if data_dir is None:
         return None
     return sorted(p.stem for p in Path(data_dir).glob("*_*.jsonl"))
@@ -45,7 +44,9 @@ def load(data_dir, lang: str) -> list[dict]:
         except ImportError:
             raise EmmaError("polywrite from the hub needs `pip install datasets`; or give --data-dir") from None
         except Exception as exc:
-            raise EmmaError(f"polywrite: could not load MaLA-LM/PolyWrite {lang}.jsonl from the hub ({type(exc).__name__}); give --data-dir") from None
+            raise EmmaError(
+                f"polywrite: could not load MaLA-LM/PolyWrite {lang}.jsonl from the hub ({type(exc).__name__}); give --data-dir"
+            ) from None
     else:
         rows = read_jsonl(require(Path(data_dir) / f"{lang}.jsonl", "polywrite", "<xxx_Scrp>.jsonl (the MaLA-LM/PolyWrite layout)"), "polywrite")
     for n, r in enumerate(rows, 1):
@@ -63,43 +64,48 @@ def self_bleu(outputs: list[str]) -> float:
     if len(outputs) < 2:
         return float("nan")
     scores = [sacrebleu.sentence_bleu(out, outputs[:i] + outputs[i + 1 :]).score for i, out in enumerate(outputs)]
-    return sum(scores) / len(scores)
+    return mean(scores)
 
 
 def in_script(text: str, lang: str) -> bool:
     from emma.languages import detect_script
 
-    want = lang.split("_")[1]
-    return detect_script(text) in _SAME_SCRIPT.get(want, {want})
+    return script_matches(lang.split("_")[1], detect_script(text))
 
 
 def lid_labels(model, texts: list[str]) -> list[str]:
     """Top label (`xxx_Scrp`) of a fastText LID model for each text."""
-    from emma.corpus.lid import predict
+    from emma.lid import predict
 
     return [label for label, _ in predict(model, texts)]
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     rows = load(data_dir, lang)[: opts.limit]
-    from emma.corpus.lid import load_lid
+    from emma.lid import load_lid
 
     lid = load_lid(opts.lid_model, "--lid-model") if opts.lid_model else None  # before generating: a bad path fails fast
-    requests = [GenRequest(r["_prompt"].strip() + "\n", max_new_tokens=opts.max_new_tokens or 256, until=(),
-                           temperature=0.0, seed=opts.seed) for r in rows]
+    requests = [
+        GenRequest(r["_prompt"].strip() + "\n", max_new_tokens=opts.max_new_tokens or 256, until=(), temperature=0.0, seed=opts.seed) for r in rows
+    ]
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     labels = lid_labels(lid, outputs) if lid else [None] * len(outputs)
     samples = []
     for i, (r, out, label) in enumerate(zip(rows, outputs, labels)):
-        s = {"id": r.get("name", i), "category": r.get("category"), "prompt_en": r.get("prompt_en"), "context": r["_prompt"],
-             "prediction": out, "in_script": float(in_script(out, lang))}
+        s = {
+            "id": r.get("name", i),
+            "category": r.get("category"),
+            "prompt_en": r.get("prompt_en"),
+            "context": r["_prompt"],
+            "prediction": out,
+            "in_script": float(in_script(out, lang)),
+        }
         if label is not None:
             s |= {"lid": label, "in_language": float(label == lang)}
         samples.append(s)
-    n = len(samples)
-    scores = {"self_bleu": self_bleu(outputs), "in_script": sum(s["in_script"] for s in samples) / n if n else float("nan"), "n": n}
+    scores = {"self_bleu": self_bleu(outputs), "in_script": mean(s["in_script"] for s in samples), "n": len(samples)}
     if opts.lid_model:
-        scores["in_language"] = sum(s["in_language"] for s in samples) / n if n else float("nan")
+        scores["in_language"] = mean(s["in_language"] for s in samples)
     return samples, scores
 
 

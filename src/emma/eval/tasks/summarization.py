@@ -1,7 +1,7 @@
 """Summarisation with multilingual ROUGE-L: XL-Sum (Hasan et al., 2021; 45 languages, BBC) and
 MassiveSumm (Varab & Schluter, 2021; your local copy).
 
-Prompt: "Document: <text>\\nSummary:" (documents cut to `max_doc_words` words, so k-shot prompts
+Prompt: "Document: <text>\\nSummary:" (documents cut to 400 words by emma.text's rule, so k-shot prompts
 fit small models' windows); generation stops at the end of the line. ROUGE-L F1 is the
 `rouge-score` package's, with a Unicode tokenizer in place of its English-only one (which drops
 every non-ASCII letter): text splits at spaces, punctuation and symbols, lower-cased, and scripts
@@ -15,40 +15,73 @@ Local layouts: XL-Sum as released, `<data_dir>/<language name>_{test,train}.json
 from __future__ import annotations
 
 import random
-import re
 from functools import lru_cache
-import unicodedata
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_jsonl, require
+from emma.eval.data import hub_rows, require
 from emma.eval.generation import GenRequest
-from emma.eval.tasks import Task
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean_scores, sample_shots
+from emma.io import read_jsonl
+from emma.text import clip_words, words
 
 METRICS = ["rougeL"]
 MAX_DOC_WORDS = 400
 XLSUM = {
-    "amharic": "amh_Ethi", "arabic": "arb_Arab", "azerbaijani": "azj_Latn", "bengali": "ben_Beng", "burmese": "mya_Mymr",
-    "chinese_simplified": "zho_Hans", "chinese_traditional": "zho_Hant", "english": "eng_Latn", "french": "fra_Latn",
-    "gujarati": "guj_Gujr", "hausa": "hau_Latn", "hindi": "hin_Deva", "igbo": "ibo_Latn", "indonesian": "ind_Latn",
-    "japanese": "jpn_Jpan", "kirundi": "run_Latn", "korean": "kor_Hang", "kyrgyz": "kir_Cyrl", "marathi": "mar_Deva",
-    "nepali": "npi_Deva", "oromo": "gaz_Latn", "pashto": "pbt_Arab", "persian": "pes_Arab", "pidgin": "pcm_Latn",
-    "portuguese": "por_Latn", "punjabi": "pan_Guru", "russian": "rus_Cyrl", "scottish_gaelic": "gla_Latn",
-    "serbian_cyrillic": "srp_Cyrl", "serbian_latin": "srp_Latn", "sinhala": "sin_Sinh", "somali": "som_Latn",
-    "spanish": "spa_Latn", "swahili": "swh_Latn", "tamil": "tam_Taml", "telugu": "tel_Telu", "thai": "tha_Thai",
-    "tigrinya": "tir_Ethi", "turkish": "tur_Latn", "ukrainian": "ukr_Cyrl", "urdu": "urd_Arab", "uzbek": "uzn_Latn",
-    "vietnamese": "vie_Latn", "welsh": "cym_Latn", "yoruba": "yor_Latn",
+    "amharic": "amh_Ethi",
+    "arabic": "arb_Arab",
+    "azerbaijani": "azj_Latn",
+    "bengali": "ben_Beng",
+    "burmese": "mya_Mymr",
+    "chinese_simplified": "zho_Hans",
+    "chinese_traditional": "zho_Hant",
+    "english": "eng_Latn",
+    "french": "fra_Latn",
+    "gujarati": "guj_Gujr",
+    "hausa": "hau_Latn",
+    "hindi": "hin_Deva",
+    "igbo": "ibo_Latn",
+    "indonesian": "ind_Latn",
+    "japanese": "jpn_Jpan",
+    "kirundi": "run_Latn",
+    "korean": "kor_Hang",
+    "kyrgyz": "kir_Cyrl",
+    "marathi": "mar_Deva",
+    "nepali": "npi_Deva",
+    "oromo": "gaz_Latn",
+    "pashto": "pbt_Arab",
+    "persian": "pes_Arab",
+    "pidgin": "pcm_Latn",
+    "portuguese": "por_Latn",
+    "punjabi": "pan_Guru",
+    "russian": "rus_Cyrl",
+    "scottish_gaelic": "gla_Latn",
+    "serbian_cyrillic": "srp_Cyrl",
+    "serbian_latin": "srp_Latn",
+    "sinhala": "sin_Sinh",
+    "somali": "som_Latn",
+    "spanish": "spa_Latn",
+    "swahili": "swh_Latn",
+    "tamil": "tam_Taml",
+    "telugu": "tel_Telu",
+    "thai": "tha_Thai",
+    "tigrinya": "tir_Ethi",
+    "turkish": "tur_Latn",
+    "ukrainian": "ukr_Cyrl",
+    "urdu": "urd_Arab",
+    "uzbek": "uzn_Latn",
+    "vietnamese": "vie_Latn",
+    "welsh": "cym_Latn",
+    "yoruba": "yor_Latn",
 }
 _BY_CODE = {v: k for k, v in XLSUM.items()}
-_UNSPACED = re.compile(r"([\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u0F00-\u0FFF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF])")
 
 
 class UnicodeTokenizer:
-    """Tokenizer for rouge_score (its own keeps only [a-z0-9])."""
+    """Tokenizer for rouge_score (its own keeps only [a-z0-9]): emma's one word rule."""
 
     def tokenize(self, text: str) -> list[str]:
-        spaced = "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text.lower())
-        return _UNSPACED.sub(r" \1 ", spaced).split()
+        return words(text)
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +95,7 @@ def rouge_l(prediction: str, reference: str) -> float:
     return _scorer().score(reference, prediction)["rougeL"].fmeasure
 
 
-def _xlsum_languages(data_dir) -> list[str]:
+def _xlsum_languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(_BY_CODE)
     return sorted(code for code, name in _BY_CODE.items() if (Path(data_dir) / f"{name}_test.jsonl").is_file())
@@ -94,16 +127,17 @@ def _massive_rows(data_dir, lang: str, split: str) -> list[dict]:
     return read_jsonl(_massive_files(data_dir)[lang], "massivesumm") if split == "test" else []
 
 
-def _clip(text: str, words: int = MAX_DOC_WORDS) -> str:
-    parts = text.split()
-    return " ".join(parts[:words])
+def _clip(text: str, n_words: int = MAX_DOC_WORDS) -> str:
+    """The first `n_words` words (emma.text's rule: a character in scripts written without spaces),
+    white space collapsed so the document stays on the prompt's one line."""
+    return " ".join(clip_words(text, n_words).split())
 
 
 def _prompt(doc: str) -> str:
     return f"Document: {_clip(doc)}\nSummary:"
 
 
-def _run(backend, data_dir, lang: str, opts, progress=None, *, name: str, rows_of):
+def _run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None, *, name: str, rows_of) -> Result:
     rows = rows_of(data_dir, lang, "test")
     for n, r in enumerate(rows, 1):
         if not isinstance(r.get("text"), str) or not isinstance(r.get("summary"), str) or not r["text"].strip():
@@ -113,26 +147,30 @@ def _run(backend, data_dir, lang: str, opts, progress=None, *, name: str, rows_o
     rnd = random.Random(opts.seed)
     requests, items = [], []
     for i, row in enumerate(rows):
-        shots = [s for s in rnd.sample(pool, min(len(pool), opts.shots + 1)) if s is not row][: opts.shots] if pool else []
+        shots = sample_shots(pool, opts.shots, rnd, exclude=row)  # k+1 drawn, the item dropped if drawn
         context = "".join(f"{_prompt(s['text'])} {s['summary'].strip()}\n\n" for s in shots) + _prompt(row["text"])
         items.append({"id": row.get("id", i), "context": context, "reference": row["summary"]})
         requests.append(GenRequest(context, max_new_tokens=opts.max_new_tokens or 128, until=("\n",)))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     samples = [{**it, "prediction": out, "rougeL": rouge_l(out, it["reference"])} for it, out in zip(items, outputs)]
-    n = len(samples)
-    return samples, {"rougeL": sum(s["rougeL"] for s in samples) / n if n else float("nan"), "n": n}
+    return samples, mean_scores(samples, METRICS)
 
 
-def xlsum_run(backend, data_dir, lang, opts, progress=None):
+def xlsum_run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     return _run(backend, data_dir, lang, opts, progress, name="xlsum", rows_of=_xlsum_rows)
 
 
-def massivesumm_run(backend, data_dir, lang, opts, progress=None):
+def massivesumm_run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     return _run(backend, data_dir, lang, opts, progress, name="massivesumm", rows_of=_massive_rows)
 
 
 TASKS = [
     Task("xlsum", METRICS, _xlsum_languages, xlsum_run, description="XL-Sum summarisation (45 languages), multilingual ROUGE-L"),
-    Task("massivesumm", METRICS, lambda d: sorted(_massive_files(d)), massivesumm_run,
-         description="MassiveSumm summarisation (local files), multilingual ROUGE-L"),
+    Task(
+        "massivesumm",
+        METRICS,
+        lambda d: sorted(_massive_files(d)),
+        massivesumm_run,
+        description="MassiveSumm summarisation (local files), multilingual ROUGE-L",
+    ),
 ]

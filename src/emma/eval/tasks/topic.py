@@ -18,9 +18,10 @@ from functools import partial
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import TaskOptions, first_n_shots, hub_rows, read_tsv, require
-from emma.eval.tasks import Task
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, first_n_shots
 from emma.eval.tasks._mc import METRICS, score
+from emma.io import read_tsv
 
 SIB200_LABELS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
 TAXI1500_LABELS = ["Recommendation", "Faith", "Description", "Sin", "Grace", "Violence"]
@@ -31,7 +32,7 @@ def prompt(text: str, labels=SIB200_LABELS) -> str:
     return f"Topic Classification: {', '.join(labels)}.\n\nThe label of [{text.strip()}] is"
 
 
-def available_languages(data_dir, *, name: str = "sib200") -> list[str] | None:
+def available_languages(data_dir: DataDir, *, name: str = "sib200") -> list[str] | None:
     if data_dir is None:
         return None  # on the hub: any --langs code is tried there
     root = Path(data_dir)
@@ -60,21 +61,47 @@ def build_requests(rows: list[dict], shots: int, labels=SIB200_LABELS) -> list[d
     for i, row in enumerate(rows):
         pool = first_n_shots(rows, i, shots)
         context = "".join(f"{prompt(r['text'], labels)} {r['category']}\n\n" for r in pool) + prompt(row["text"], labels)
-        items.append({"id": row["index_id"], "context": context, "choices": labels, "target": labels.index(row["category"]),
-                      "shots": [r["index_id"] for r in pool]})
+        items.append(
+            {
+                "id": row["index_id"],
+                "context": context,
+                "choices": labels,
+                "target": labels.index(row["category"]),
+                "shots": [r["index_id"] for r in pool],
+            }
+        )
     return items
 
 
-def run(backend, data_dir, lang: str, opts: TaskOptions, progress=None, *, name="sib200", labels=SIB200_LABELS, hub="Davlan/sib200"):
+def run(
+    backend: Backend,
+    data_dir: DataDir,
+    lang: str,
+    opts: TaskOptions,
+    progress: Progress = None,
+    *,
+    name: str = "sib200",
+    labels: list[str] = SIB200_LABELS,
+    hub: str | None = "Davlan/sib200",
+) -> Result:
     rows = load_split(data_dir, lang, "test", name=name, labels=labels, hub=hub)
     items = build_requests(rows, opts.shots, labels)[: opts.limit]
     return score(backend, items, opts, progress)
 
 
 TASKS = [
-    Task("sib200", METRICS, partial(available_languages, name="sib200"), run,
-         description="SIB-200 topic classification (205 varieties), k-shot, log-likelihood of each label"),
-    Task("taxi1500", METRICS, partial(available_languages, name="taxi1500"),
-         partial(run, name="taxi1500", labels=TAXI1500_LABELS, hub=None),
-         description="Taxi-1500 topic classification (Bible verses), same layout as SIB-200; local data only"),
+    Task(
+        "sib200",
+        METRICS,
+        partial(available_languages, name="sib200"),
+        run,
+        description="SIB-200 topic classification (205 varieties), k-shot, log-likelihood of each label",
+    ),
+    Task(
+        "taxi1500",
+        METRICS,
+        partial(available_languages, name="taxi1500"),
+        partial(run, name="taxi1500", labels=TAXI1500_LABELS, hub=None),
+        description="Taxi-1500 topic classification (Bible verses), same layout as SIB-200; local data only",
+    ),
 ]

@@ -11,20 +11,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_jsonl, require
-from emma.eval.tasks import Task, upstream_codes
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
+from emma.io import read_jsonl
 
 # The connector words lm-eval uses for each language: (cause, effect).
 CONNECTORS = {
-    "et": ("sest", "seetõttu"), "ht": ("poukisa", "donk sa"), "id": ("karena", "maka"), "it": ("perché", "quindi"),
-    "qu": ("imataq", "chaymi"), "sw": ("kwa sababu", "kwa hiyo"), "ta": ("காரணமாக", "எனவே"), "th": ("เพราะ", "ดังนั้น"),
-    "tr": ("çünkü", "bu yüzden"), "vi": ("bởi vì", "vì vậy"), "zh": ("因为", "所以"),
+    "et": ("sest", "seetõttu"),
+    "ht": ("poukisa", "donk sa"),
+    "id": ("karena", "maka"),
+    "it": ("perché", "quindi"),
+    "qu": ("imataq", "chaymi"),
+    "sw": ("kwa sababu", "kwa hiyo"),
+    "ta": ("காரணமாக", "எனவே"),
+    "th": ("เพราะ", "ดังนั้น"),
+    "tr": ("çünkü", "bu yüzden"),
+    "vi": ("bởi vì", "vì vậy"),
+    "zh": ("因为", "所以"),
 }
 CODES = upstream_codes(CONNECTORS)
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(CODES)
     return sorted(k for k, xx in CODES.items() if (Path(data_dir) / xx / f"test.{xx}.jsonl").is_file())
@@ -36,8 +45,11 @@ def load(data_dir, xx: str, split: str) -> list[dict]:
     path = require(Path(data_dir) / xx / f"{split}.{xx}.jsonl", "xcopa", f"<xx>/{split}.<xx>.jsonl (the cambridgeltl/xcopa layout)")
     rows = read_jsonl(path, "xcopa")
     for n, r in enumerate(rows, 1):
-        if not all(r.get(k) for k in ("premise", "choice1", "choice2")) or r.get("question") not in ("cause", "effect") \
-                or str(r.get("label")) not in ("0", "1"):
+        if (
+            not all(r.get(k) for k in ("premise", "choice1", "choice2"))
+            or r.get("question") not in ("cause", "effect")
+            or str(r.get("label")) not in ("0", "1")
+        ):
             raise EmmaError(f"xcopa: {path} row {n} needs premise, choice1, choice2, question (cause|effect), label (0|1)")
     return rows
 
@@ -51,7 +63,7 @@ def doc_choices(row: dict) -> list[str]:
     return [c[0].lower() + c[1:] for c in (row["choice1"], row["choice2"])]
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
     rows = load(data_dir, xx, "test")[: opts.limit]
     pool = load(data_dir, xx, "val") if opts.shots else []

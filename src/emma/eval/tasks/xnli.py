@@ -12,23 +12,34 @@ from functools import lru_cache
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_tsv, require
-from emma.eval.tasks import Task, upstream_codes
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
+from emma.io import read_tsv
 
 # lm-eval's words per language: (question word, entailment, neutral, contradiction).
 WORDS = {
-    "ar": ("صحيح", "نعم", "لذا", "رقم"), "bg": ("правилно", "да", "така", "не"), "de": ("richtig", "Ja", "Auch", "Nein"),
-    "el": ("σωστός", "Ναί", "Έτσι", "όχι"), "en": ("right", "Yes", "Also", "No"), "es": ("correcto", "Sí", "Asi que", "No"),
-    "fr": ("correct", "Oui", "Aussi", "Non"), "hi": ("सही", "हाँ", "इसलिए", "नहीं"), "ru": ("правильно", "Да", "Так", "Нет"),
-    "sw": ("sahihi", "Ndiyo", "Hivyo", "Hapana"), "th": ("ถูกต้อง", "ใช่", "ดังนั้น", "ไม่"), "tr": ("doğru", "Evet", "Böylece", "Hayır"),
-    "ur": ("صحیح", "جی ہاں", "اس لئے", "نہیں"), "vi": ("đúng", "Vâng", "Vì vậy", "Không"), "zh": ("正确", "是的", "所以", "不是的"),
+    "ar": ("صحيح", "نعم", "لذا", "رقم"),
+    "bg": ("правилно", "да", "така", "не"),
+    "de": ("richtig", "Ja", "Auch", "Nein"),
+    "el": ("σωστός", "Ναί", "Έτσι", "όχι"),
+    "en": ("right", "Yes", "Also", "No"),
+    "es": ("correcto", "Sí", "Asi que", "No"),
+    "fr": ("correct", "Oui", "Aussi", "Non"),
+    "hi": ("सही", "हाँ", "इसलिए", "नहीं"),
+    "ru": ("правильно", "Да", "Так", "Нет"),
+    "sw": ("sahihi", "Ndiyo", "Hivyo", "Hapana"),
+    "th": ("ถูกต้อง", "ใช่", "ดังนั้น", "ไม่"),
+    "tr": ("doğru", "Evet", "Böylece", "Hayır"),
+    "ur": ("صحیح", "جی ہاں", "اس لئے", "نہیں"),
+    "vi": ("đúng", "Vâng", "Vì vậy", "Không"),
+    "zh": ("正确", "是的", "所以", "不是的"),
 }
 CODES = upstream_codes(WORDS)
 LABELS = ["entailment", "neutral", "contradiction"]
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(CODES)
     path = Path(data_dir) / "xnli.test.tsv"
@@ -47,11 +58,14 @@ def _read(path: Path) -> tuple[dict, ...]:
 
 def load(data_dir, xx: str, split: str) -> list[dict]:
     if data_dir is None:
-        return [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": int(r["label"])}
-                for r in hub_rows("facebook/xnli", xx, {"dev": "validation"}.get(split, split), "xnli")]
+        return [
+            {"premise": r["premise"], "hypothesis": r["hypothesis"], "label": int(r["label"])}
+            for r in hub_rows("facebook/xnli", xx, {"dev": "validation"}.get(split, split), "xnli")
+        ]
     path = require(Path(data_dir) / f"xnli.{split}.tsv", "xnli", f"xnli.{split}.tsv (the XNLI-1.0 layout)")
-    return [{"premise": r["sentence1"], "hypothesis": r["sentence2"], "label": LABELS.index(r["gold_label"])}
-            for r in _read(path) if r["language"] == xx]
+    return [
+        {"premise": r["sentence1"], "hypothesis": r["sentence2"], "label": LABELS.index(r["gold_label"])} for r in _read(path) if r["language"] == xx
+    ]
 
 
 def sentences(row: dict, xx: str) -> list[str]:
@@ -59,13 +73,12 @@ def sentences(row: dict, xx: str) -> list[str]:
     return [f"{row['premise']}, {q}? {a}, {row['hypothesis']}" for a in answers]
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
     rows = load(data_dir, xx, "test")[: opts.limit]
     pool = load(data_dir, xx, "dev") if opts.shots else []
     # No context of its own: each choice is a whole sentence, and a shot is its right sentence.
-    items = items_with_shots([{**r, "n": n} for n, r in enumerate(rows)], pool, opts,
-                             lambda r: (r.get("n"), "", sentences(r, xx), r["label"]))
+    items = items_with_shots([{**r, "n": n} for n, r in enumerate(rows)], pool, opts, lambda r: (r.get("n"), "", sentences(r, xx), r["label"]))
     return score(backend, items, opts, progress)
 
 

@@ -11,22 +11,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval.data import hub_rows, read_tsv, require
-from emma.eval.tasks import Task, upstream_codes
+from emma.eval.data import hub_rows, require
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
+from emma.io import read_tsv
 
 CODES = upstream_codes(["ar", "en", "es", "eu", "hi", "id", "my", "ru", "sw", "te", "zh"])
-_COLUMNS = {"InputStoryid": "story_id", "InputSentence1": "input_sentence_1", "InputSentence2": "input_sentence_2",
-            "InputSentence3": "input_sentence_3", "InputSentence4": "input_sentence_4",
-            "RandomFifthSentenceQuiz1": "sentence_quiz1", "RandomFifthSentenceQuiz2": "sentence_quiz2",
-            "AnswerRightEnding": "answer_right_ending"}
+_COLUMNS = {
+    "InputStoryid": "story_id",
+    "InputSentence1": "input_sentence_1",
+    "InputSentence2": "input_sentence_2",
+    "InputSentence3": "input_sentence_3",
+    "InputSentence4": "input_sentence_4",
+    "RandomFifthSentenceQuiz1": "sentence_quiz1",
+    "RandomFifthSentenceQuiz2": "sentence_quiz2",
+    "AnswerRightEnding": "answer_right_ending",
+}
 
 
 def _file(data_dir, xx: str, split: str) -> Path:
     return Path(data_dir) / f"spring2016.val.{xx}.tsv.split_20_80_{split}.tsv"
 
 
-def languages(data_dir) -> list[str]:
+def languages(data_dir: DataDir) -> list[str]:
     if data_dir is None:
         return sorted(CODES)
     return sorted(k for k, xx in CODES.items() if _file(data_dir, xx, "eval").is_file())
@@ -47,12 +54,13 @@ def doc_text(row: dict) -> str:
     return " ".join(row[f"input_sentence_{i}"] for i in range(1, 5))
 
 
-def run(backend, data_dir, lang: str, opts, progress=None):
+def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
     rows = load(data_dir, xx, "eval")[: opts.limit]
     pool = load(data_dir, xx, "train") if opts.shots else []
-    items = items_with_shots(rows, pool, opts, lambda r: (r.get("story_id"), doc_text(r), [r["sentence_quiz1"], r["sentence_quiz2"]],
-                                                          int(r["answer_right_ending"]) - 1))
+    items = items_with_shots(
+        rows, pool, opts, lambda r: (r.get("story_id"), doc_text(r), [r["sentence_quiz1"], r["sentence_quiz2"]], int(r["answer_right_ending"]) - 1)
+    )
     return score(backend, items, opts, progress)
 
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash or kill never leaves a half-written output behind."""
+"""Atomic file writes: a crash or kill never leaves a half-written output behind (temporary file
+beside the target, renamed onto it; the umask decides the final permissions)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from emma.errors import EmmaError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def ensure_writable_dir(path: str | Path) -> Path:
@@ -33,6 +41,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets what open() would give it
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -56,29 +65,6 @@ def write_jsonl(path: str | Path, rows) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def read_jsonl(path: str | Path, *, tolerate_partial_tail: bool = False) -> list[dict]:
-    """Read JSONL; a malformed line is an error naming file and line, except a torn last line
-    of an append-only log (`tolerate_partial_tail`), which a kill can leave behind."""
-    path = Path(path)
-    if not path.exists():
-        raise EmmaError(f"{path}: file not found")
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise EmmaError(f"{path}: not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if tolerate_partial_tail and i == len(lines):
-                break
-            raise EmmaError(f"{path}:{i}: malformed JSON line ({exc.msg}); fix or remove that line") from None
-    return rows
-
-
 def append_jsonl(path: str | Path, row: dict) -> None:
     """Append one record and fsync it: used for per-item progress logs that resume after a kill."""
     with open(path, "a", encoding="utf-8") as f:
@@ -93,6 +79,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
         if path.exists():

@@ -1,7 +1,8 @@
 import pytest
 
 from emma.errors import EmmaError
-from emma.train.cpt import language_weights, last_complete_checkpoint, make_blocks, sample_plan
+from emma.train.data import tokenize_blocks
+from emma.train.sampling import language_weights, sample_plan
 
 
 def test_temperature_weights():
@@ -32,17 +33,6 @@ def test_plan_is_deterministic_and_cycles_blocks():
 
 
 def test_blocks_keep_small_languages(smollm2):
-    blocks = make_blocks({"eng": ["Hello world. " * 50], "tiny": ["Hi"]}, smollm2.tokenizer, 16)
+    blocks = tokenize_blocks({"eng": ["Hello world. " * 50], "tiny": ["Hi"]}, smollm2.tokenizer, 16)
     assert all(len(b) == 16 for b in blocks["eng"][:-1])
     assert blocks["tiny"] == [smollm2.tokenizer("Hi", add_special_tokens=False)["input_ids"] + [smollm2.tokenizer.eos_token_id]]
-
-
-def test_incomplete_checkpoint_is_skipped(tmp_path):
-    assert last_complete_checkpoint(tmp_path / "none") is None
-    for step in (10, 20):
-        (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
-    (tmp_path / "checkpoint-30").mkdir()  # killed while saving: no trainer_state.json
-    (tmp_path / "checkpoint-30" / "model.safetensors").write_bytes(b"partial")
-    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-20")
-    assert not (tmp_path / "checkpoint-30").exists()

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emma.errors import EmmaError
+from emma.io import atomic_path, read_jsonl, read_tsv
+from emma.languages import normalize
 
 _SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class LIDSettings:
+class FastTextSettings:
     """Tuned on SIB-200 train -> dev (see benchmarks/RESULTS.md)."""
 
     epoch: int = 25
@@ -42,8 +44,6 @@ def clean(text: str) -> str:
 
 def load_labelled(data: str | Path, split: str = "train") -> list[tuple[str, str]]:
     """(text, xxx_Scrp) pairs from a SIB-200-layout folder or a JSONL file/folder."""
-    from emma.eval.data import read_jsonl, read_tsv
-    from emma.languages import normalize
 
     root = Path(data)
     pairs: list[tuple[str, str]] = []
@@ -66,7 +66,7 @@ def load_labelled(data: str | Path, split: str = "train") -> list[tuple[str, str
     return pairs
 
 
-def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: LIDSettings = LIDSettings(), *, verbose: int = 0):
+def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: FastTextSettings = FastTextSettings(), *, verbose: int = 0):
     """Train and save (atomically) a fastText model (`verbose=2`: fastText's own progress line). The lines are shuffled (seeded): fastText reads
     its file in order while its learning rate decays, so a file sorted by language lets the last of
     a group of close varieties take the others' texts (every Arabic dialect became arz_Arab)."""
@@ -76,8 +76,6 @@ def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: LIDSettin
 
     import fasttext
 
-    from emma.io import atomic_path
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"__label__{lang} {clean(t)}\n" for t, lang in pairs]
@@ -86,9 +84,19 @@ def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: LIDSettin
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.writelines(lines)
-        model = fasttext.train_supervised(data, epoch=settings.epoch, lr=settings.lr, dim=settings.dim, minn=settings.minn,
-                                          maxn=settings.maxn, wordNgrams=settings.word_ngrams, bucket=settings.bucket,
-                                          thread=settings.threads, seed=settings.seed, verbose=verbose)
+        model = fasttext.train_supervised(
+            data,
+            epoch=settings.epoch,
+            lr=settings.lr,
+            dim=settings.dim,
+            minn=settings.minn,
+            maxn=settings.maxn,
+            wordNgrams=settings.word_ngrams,
+            bucket=settings.bucket,
+            thread=settings.threads,
+            seed=settings.seed,
+            verbose=verbose,
+        )
     finally:
         os.unlink(data)
     with atomic_path(out, suffix=".bin") as tmp:
@@ -118,7 +126,9 @@ def evaluate_lid(model, pairs: list[tuple[str, str]]) -> dict:
     """Per-language precision, recall, F1 (over the gold languages), macro-F1 and accuracy."""
     preds = [p for p, _ in predict(model, [t for t, _ in pairs])]
     gold = [lang for _, lang in pairs]
-    tp, fp, fn = Counter(), Counter(), Counter()
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
     for g, p in zip(gold, preds):
         if g == p:
             tp[g] += 1
@@ -129,13 +139,10 @@ def evaluate_lid(model, pairs: list[tuple[str, str]]) -> dict:
     for lang in sorted(set(gold)):
         prec = tp[lang] / (tp[lang] + fp[lang]) if tp[lang] + fp[lang] else 0.0
         rec = tp[lang] / (tp[lang] + fn[lang]) if tp[lang] + fn[lang] else 0.0
-        per[lang] = {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
-                     "support": tp[lang] + fn[lang]}
-    return {"macro_f1": sum(v["f1"] for v in per.values()) / len(per), "accuracy": sum(tp.values()) / len(gold),
-            "per_language": per, "confusions": Counter(f"{g}->{p}" for g, p in zip(gold, preds) if g != p).most_common(20)}
-
-
-def write_report(report: dict, path: str | Path) -> None:
-    from emma.io import write_json
-
-    write_json(path, report)
+        per[lang] = {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0, "support": tp[lang] + fn[lang]}
+    return {
+        "macro_f1": sum(v["f1"] for v in per.values()) / len(per),
+        "accuracy": sum(tp.values()) / len(gold),
+        "per_language": per,
+        "confusions": Counter(f"{g}->{p}" for g, p in zip(gold, preds) if g != p).most_common(20),
+    }

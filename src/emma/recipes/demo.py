@@ -1,11 +1,13 @@
-"""`emma demo`: the EMMA-500 recipe in miniature, end to end, on a 2-core laptop.
+"""`emma demo`: the EMMA-500 recipe in miniature, end to end, on a 2-core laptop; a recipe that
+chains the stages through their files.
 
 Base model (SmolLM2-135M, English-centric, playing Llama 2's part) -> held-out NLL on UDHR
-articles in 24 languages -> continual pre-training on the other articles, languages mixed by
-temperature sampling -> held-out NLL again -> results.json, report.md, nll.png.
+articles in 24 languages (eval's NLL scorer) -> continual pre-training on the other articles,
+languages mixed by temperature sampling (`emma train`, reading `data/train.jsonl`, into `train/`)
+-> held-out NLL again -> results.json, report.md, nll.png (report stage).
 
 Every stage writes its output atomically into --out and is skipped when rerun, so a killed demo
-resumes: finished languages are not rescored and training continues from its last checkpoint.
+resumes: finished languages are not rescored and training continues from its last sealed checkpoint.
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from emma.corpus.udhr import find_tarball, one_per_language, read_udhr, split_declaration
 from emma.errors import EmmaError
 from emma.eval.nll import score_segments, summarize
-from emma.io import append_jsonl, ensure_writable_dir, read_jsonl, write_json, write_jsonl
+from emma.io import append_jsonl, claim_run_dir, ensure_writable_dir, read_jsonl, write_json, write_jsonl
 from emma.languages import language_name, load_resource_groups, resolve
-from emma.train.cpt import CPTConfig
+from emma.sources.udhr import find_tarball, one_per_language, read_udhr, split_declaration
 
 console = Console(stderr=True)
 
@@ -31,14 +33,30 @@ console = Console(stderr=True)
 # reads well (English, French, Spanish ...) and many it barely knows. Groups are EMMA-500's own
 # (its resource_groups.json), used when no grouping file is given.
 DEMO_LANGUAGES: dict[str, str] = {
-    "eng_Latn": "high", "fra_Latn": "high", "deu_Latn": "high", "rus_Cyrl": "high",
-    "kat_Geor": "high", "hye_Armn": "high",
-    "spa_Latn": "medium-high", "por_Latn": "medium-high", "vie_Latn": "medium-high",
-    "ell_Grek": "medium-high", "kor_Hang": "medium-high", "amh_Ethi": "medium-high", "heb_Hebr": "medium-high",
-    "tgl_Latn": "medium", "yor_Latn": "medium", "hin_Deva": "medium", "tha_Thai": "medium",
-    "wol_Latn": "medium-low", "ewe_Latn": "medium-low",
-    "swh_Latn": "low", "arb_Arab": "low", "chr_Cher": "low",
-    "quy_Latn": "unseen", "kmr_Latn": "unseen",
+    "eng_Latn": "high",
+    "fra_Latn": "high",
+    "deu_Latn": "high",
+    "rus_Cyrl": "high",
+    "kat_Geor": "high",
+    "hye_Armn": "high",
+    "spa_Latn": "medium-high",
+    "por_Latn": "medium-high",
+    "vie_Latn": "medium-high",
+    "ell_Grek": "medium-high",
+    "kor_Hang": "medium-high",
+    "amh_Ethi": "medium-high",
+    "heb_Hebr": "medium-high",
+    "tgl_Latn": "medium",
+    "yor_Latn": "medium",
+    "hin_Deva": "medium",
+    "tha_Thai": "medium",
+    "wol_Latn": "medium-low",
+    "ewe_Latn": "medium-low",
+    "swh_Latn": "low",
+    "arb_Arab": "low",
+    "chr_Cher": "low",
+    "quy_Latn": "unseen",
+    "kmr_Latn": "unseen",
 }
 SHARED_GROUPS = Path("../shared/data/emma500/resource_groups.json")
 
@@ -54,6 +72,7 @@ class DemoConfig:
     alpha: float = 0.3
     holdout_every: int = 10
     window: int = 512
+    mixed_precision: str = "no"  # "bf16": autocast during training (scoring stays fp32); `emma demo` picks it by hardware
     seed: int = 0
     udhr: str | None = None
     resource_groups: str | None = None
@@ -61,13 +80,19 @@ class DemoConfig:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tokens"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tokens"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
     )
 
 
-def prepare_data(cfg: DemoConfig, data_dir: Path) -> tuple[dict[str, list[str]], dict[str, list[dict]]]:
-    """Split each chosen language's declaration into training and held-out articles."""
+def prepare_data(cfg: DemoConfig, data_dir: Path) -> dict[str, list[dict]]:
+    """Split each chosen language's declaration into training and held-out articles, written as
+    documents JSONL (`train.jsonl`, `heldout.jsonl`: lang, section, text); returns the held-out ones."""
     train_path, held_path = data_dir / "train.jsonl", data_dir / "heldout.jsonl"
     if not (train_path.exists() and held_path.exists()):
         rejects: list[dict] = []
@@ -75,24 +100,21 @@ def prepare_data(cfg: DemoConfig, data_dir: Path) -> tuple[dict[str, list[str]],
         chosen = [resolve(code, decls) for code in cfg.languages]
         train_rows, held_rows = [], []
         for code in chosen:
-            train, held = split_declaration(decls[code], cfg.holdout_every)
-            if not train or not held:
+            train, held_segments = split_declaration(decls[code], cfg.holdout_every)
+            if not train or not held_segments:
                 raise EmmaError(
-                    f"language {code}: its UDHR has {len(train)} training and {len(held)} held-out segments; "
+                    f"language {code}: its UDHR has {len(train)} training and {len(held_segments)} held-out segments; "
                     f"both must be non-empty (pick another language or lower --holdout-every)"
                 )
             train_rows += [{"lang": code, "section": s.section, "text": s.text} for s in train]
-            held_rows += [{"lang": code, "section": s.section, "text": s.text} for s in held]
+            held_rows += [{"lang": code, "section": s.section, "text": s.text} for s in held_segments]
         write_jsonl(data_dir / "rejects.jsonl", rejects)
         write_jsonl(train_path, train_rows)
         write_jsonl(held_path, held_rows)  # written last: its presence marks the stage done
-    docs: dict[str, list[str]] = {}
-    for row in read_jsonl(train_path):
-        docs.setdefault(row["lang"], []).append(row["text"])
     held: dict[str, list[dict]] = {}
     for row in read_jsonl(held_path):
         held.setdefault(row["lang"], []).append(row)
-    return docs, held
+    return held
 
 
 def score_languages(load_lm, held: dict[str, list[dict]], log_path: Path, label: str, window: int) -> dict[str, dict]:
@@ -110,9 +132,13 @@ def score_languages(load_lm, held: dict[str, list[dict]], log_path: Path, label:
                 bar.update(task, description=f"NLL {label} {lang}")
                 texts = [r["text"] for r in held[lang]]
                 scores = score_segments(lm.model, lm.tokenizer, texts, window=window, progress=lambda n: bar.advance(task, n))
-                row = {"lang": lang, **summarize(scores), "per_segment": [
-                    {"section": r["section"], "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for r, s in zip(held[lang], scores)
-                ]}
+                row = {
+                    "lang": lang,
+                    **summarize(scores),
+                    "per_segment": [
+                        {"section": r["section"], "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for r, s in zip(held[lang], scores)
+                    ],
+                }
                 append_jsonl(log_path, row)
                 done[lang] = row
     return {lang: done[lang] for lang in held}
@@ -124,18 +150,25 @@ def _groups(cfg: DemoConfig, langs: list[str]) -> dict[str, str]:
     return {lang: table.get(lang) or DEMO_LANGUAGES.get(lang, "unknown") for lang in langs}
 
 
-def _check_config(out: Path, cfg: DemoConfig) -> None:
-    path = out / "config.json"
-    mine = asdict(cfg)
-    if path.exists():
-        theirs = json.loads(path.read_text(encoding="utf-8"))
-        changed = sorted(k for k in mine if theirs.get(k) != mine[k] and k not in ("udhr", "resource_groups"))
-        if changed:
-            raise EmmaError(
-                f"{out} holds a demo run with different settings ({', '.join(changed)}); "
-                f"use another --out, or --fresh to start this one over"
-            )
-    write_json(path, mine)
+def train_config(cfg: DemoConfig, data_dir: Path):
+    """The demo's training run, as `emma train` takes it (`train/config.yaml` records it)."""
+    from emma.train import DataConfig, TrainConfig
+
+    return TrainConfig(
+        model=cfg.model,
+        seed=cfg.seed,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=5,
+        logging_steps=5,
+        save_steps=max(1, cfg.steps // 5),
+        mixed_precision=cfg.mixed_precision,
+        keep_checkpoints=False,  # ~12 bytes a parameter each; the final model and train.json are what the demo keeps
+        data=DataConfig(
+            jsonl=str(data_dir / "train.jsonl"), heldout_jsonl=str(data_dir / "heldout.jsonl"), block_size=cfg.block_size, alpha=cfg.alpha
+        ),
+    )
 
 
 class _StageClock:
@@ -156,17 +189,17 @@ class _StageClock:
 
 def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     from emma.models import load_model
-    from emma.report.demo import write_report
-    from emma.train.cpt import train_cpt
+    from emma.report.demo_report import write_demo_report
+    from emma.train import train
 
     out = ensure_writable_dir(out)
-    _check_config(out, cfg)
+    claim_run_dir(out, asdict(cfg), what="demo", ignore=("udhr", "resource_groups"), hint="use another --out, or --fresh to start this one over")
     clock = _StageClock(out)
     console.rule("[bold]emma demo: the EMMA-500 recipe in miniature")
     console.print(f"base model [bold]{cfg.model}[/], {len(cfg.languages)} languages, {cfg.steps} CPT steps -> {out}")
 
     console.print("[bold]1/5[/] data: UDHR, training vs held-out articles")
-    docs, held = prepare_data(cfg, out / "data")
+    held = prepare_data(cfg, out / "data")
     langs = list(held)
     clock.lap("data")
 
@@ -181,19 +214,13 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     before = score_languages(base, held, out / "scores_before.jsonl", "before", cfg.window)
     clock.lap("nll_before")
 
-    ckpt = out / "checkpoint"
-    train_info_path = out / "train.json"
-    if train_info_path.exists() and (ckpt / "config.json").exists():
-        console.print("[bold]3/5[/] continual pre-training: done earlier, reusing", str(ckpt))
-        train_info = json.loads(train_info_path.read_text(encoding="utf-8"))
-    else:
-        console.print(f"[bold]3/5[/] continual pre-training: {cfg.steps} steps x {cfg.batch_size} x {cfg.block_size} tokens, alpha={cfg.alpha}")
-        tcfg = CPTConfig(
-            steps=cfg.steps, batch_size=cfg.batch_size, block_size=cfg.block_size, learning_rate=cfg.learning_rate,
-            alpha=cfg.alpha, seed=cfg.seed, save_steps=max(1, cfg.steps // 5),
-        )
-        train_info = train_cpt(base().model, base().tokenizer, docs, out, tcfg)
     loaded.clear()
+    console.print(
+        f"[bold]3/5[/] continual pre-training (emma train -> {out / 'train'}): {cfg.steps} steps x {cfg.batch_size} x "
+        f"{cfg.block_size} tokens, alpha={cfg.alpha}" + (", bf16 autocast" if cfg.mixed_precision == "bf16" else "")
+    )
+    train_info = train(train_config(cfg, out / "data"), out / "train", resume=True)
+    ckpt = Path(train_info["checkpoint"])
     clock.lap("train")
 
     console.print("[bold]4/5[/] held-out NLL after CPT")
@@ -202,11 +229,26 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     console.print("[bold]5/5[/] results and report")
 
     groups = _groups(cfg, langs)
-    results = {
+    results: dict[str, Any] = {
         "base_model": cfg.model,
         "checkpoint": str(ckpt),
         "config": asdict(cfg),
-        "train": {k: v for k, v in train_info.items() if k not in ("train_tokens", "available_tokens", "weights")},
+        "train": {
+            k: v
+            for k, v in train_info.items()
+            if k
+            in (
+                "steps",
+                "train_loss_first",
+                "train_loss_last",
+                "train_runtime_s",
+                "tokens_trained",
+                "tokens_per_s",
+                "resumed_from",
+                "heldout_loss_start",
+                "heldout_loss",
+            )
+        },
         "languages": {
             lang: {
                 "name": language_name(lang),
@@ -217,8 +259,8 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
                 "bpb_after": after[lang]["bpb"],
                 "heldout_segments": before[lang]["segments"],
                 "heldout_bytes": before[lang]["bytes"],
-                "train_tokens": train_info["train_tokens"].get(lang, 0),
-                "available_train_tokens": train_info["available_tokens"].get(lang, 0),
+                "train_tokens": train_info["train_tokens_per_language"].get(lang, 0),
+                "available_train_tokens": train_info["available_tokens_per_language"].get(lang, 0),
                 "sampling_weight": train_info["weights"].get(lang, 0.0),
             }
             for lang in langs
@@ -229,7 +271,7 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
     results["stage_seconds"] = clock.times  # summed over every run into this --out
     results["wall_time_s"] = round(sum(clock.times.values()), 1)
     write_json(out / "results.json", results)
-    write_report(results, out)
+    write_demo_report(results, out)
     print_summary(results, out)
     return results
 
@@ -278,8 +320,15 @@ def print_summary(results: dict, out: Path) -> None:
     for lang, r in results["languages"].items():
         change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
         color = "green" if change < 0 else "red"
-        table.add_row(lang, r["group"], f"{r['nll_before']:.1f}", f"{r['nll_after']:.1f}", f"[{color}]{change:+.1%}[/]",
-                      f"{r['bpb_before']:.3f}", f"{r['bpb_after']:.3f}")
+        table.add_row(
+            lang,
+            r["group"],
+            f"{r['nll_before']:.1f}",
+            f"{r['nll_after']:.1f}",
+            f"[{color}]{change:+.1%}[/]",
+            f"{r['bpb_before']:.3f}",
+            f"{r['bpb_after']:.3f}",
+        )
     console.print(table)
     console.print(
         f"NLL fell for [bold]{s['nll_fell']}/{s['languages']}[/] languages; mean relative drop {s['mean_relative_nll_drop']:.1%}; "

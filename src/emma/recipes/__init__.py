@@ -1,0 +1,1 @@
+"""Recipes chain the stages through their files: `emma demo` is one."""
