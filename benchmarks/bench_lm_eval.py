@@ -2,7 +2,10 @@
 
 The task is SIB-200 topic classification, k-shot, from the local Davlan/sib200 layout in
 ../shared/data/sib200. For lm-eval it is written as a task YAML (the `csv` builder over the local
-TSV, first_n shots from the test split, emma's prompt), so both score exactly the same requests.
+TSV, first_n shots from the test split, emma's prompt), and emma is run with lm-eval's item and shot
+choice (`limit_mode="first"`, `shot_pool="lm-eval"`: the first N test rows, each shown the first k
+other test rows), so both score exactly the same requests. (SIB-200's test file is sorted by topic:
+these first rows are one topic, which is why emma's defaults sample items and shots instead.)
 Each side runs in its own process (wall time and peak RSS measured separately). Prints both
 scores, the largest per-choice log-likelihood difference, and the wall-time and memory ratios.
 
@@ -82,6 +85,7 @@ def run_lm_eval(args) -> dict:
         "acc": res["results"][name]["acc,none"],
         "acc_norm": res["results"][name]["acc_norm,none"],
         "loglikelihoods": [[float(r[0][0]) for r in s["resps"]] for s in samples],
+        "ids": [str(s["doc"]["index_id"]) for s in samples],
     }
 
 
@@ -98,12 +102,20 @@ def run_emma(args) -> dict:
             langs=args.lang,
             data_dir=str(SIB),
             batch_size=args.batch_size,
-            options=TaskOptions(shots=args.shots, limit=args.limit),
+            # lm-eval's --limit (the first N rows) and its first_n shots from the test split, so both sides
+            # score the same items with the same prompts (emma's defaults sample both, seeded)
+            options=TaskOptions(shots=args.shots, limit=args.limit, limit_mode="first", shot_pool="lm-eval"),
         )
         wall = time.perf_counter() - start
         s = next(iter(scores.values()))["sib200"][args.lang]
         samples = [json.loads(line) for line in next(Path(tmp).glob(f"*/sib200/{args.lang}.jsonl")).read_text().splitlines()]
-    return {"wall": wall, "acc": s["acc"], "acc_norm": s["acc_norm"], "loglikelihoods": [x["loglikelihoods"] for x in samples]}
+    return {
+        "wall": wall,
+        "acc": s["acc"],
+        "acc_norm": s["acc_norm"],
+        "loglikelihoods": [x["loglikelihoods"] for x in samples],
+        "ids": [str(x["id"]) for x in samples],
+    }
 
 
 def main() -> None:
@@ -156,6 +168,8 @@ def main() -> None:
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             results[side] = json.loads(path.read_text())
     e, m = results["emma"], results["lm-eval"]
+    if e["ids"] != m["ids"]:
+        sys.exit(f"not comparable: emma scored items {e['ids'][:5]}..., lm-eval {m['ids'][:5]}...")
     diffs = [abs(a - b) for x, y in zip(e["loglikelihoods"], m["loglikelihoods"]) for a, b in zip(x, y)]
     same_pred = sum(
         max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__) for x, y in zip(e["loglikelihoods"], m["loglikelihoods"])

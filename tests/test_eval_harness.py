@@ -6,6 +6,7 @@ from conftest import SIB200, need
 from emma.errors import EmmaError
 from emma.eval.data import TaskOptions
 from emma.eval.harness import evaluate
+from emma.eval.results import model_identity
 from emma.eval.tasks import all_tasks, get_task
 from emma.eval.tasks.topic import LABELS, build_requests, load_split
 from emma.report.tables import write_tables
@@ -16,6 +17,11 @@ ROWS = [
     ("3", "travel", "The train leaves at noon."),
     ("4", "politics", "The vote was postponed."),
 ]
+
+
+def folder_of(model_dir) -> str:
+    """The result folder emma eval gives a local model: its identity's name, not the path's last part."""
+    return model_identity(str(model_dir), "hf")["name"]
 
 
 def make_sib(tmp_path, langs=("eng_Latn", "swh_Latn")):
@@ -43,9 +49,13 @@ def test_evaluate_writes_samples_scores_and_resumes(tmp_path, tiny_model_dir):
     out = tmp_path / "eval"
     groups = {"eng_Latn": "high", "swh_Latn": "low"}
     evaluate([str(tiny_model_dir)], ["sib200"], out, langs="all", data_dir=str(data), groups=groups, options=TaskOptions(shots=1))
-    model_dir = out / tiny_model_dir.name
+    model_dir = out / folder_of(tiny_model_dir)
     samples = [json.loads(line) for line in (model_dir / "sib200" / "eng_Latn.jsonl").read_text().splitlines()]
     assert len(samples) == 4
+    ident = model_identity(str(tiny_model_dir), "hf")
+    assert [(s["model"], s["task"], s["lang"], s["doc_id"]) for s in samples] == [(model_dir.name, "sib200", "eng_Latn", i) for i in range(4)]
+    assert json.loads((model_dir / "sib200" / "eng_Latn.json").read_text())["model"] == ident
+    assert json.loads((model_dir / "scores.json").read_text())["_model"] == ident and ident["fingerprint"]
     for s in samples:
         assert len(s["loglikelihoods"]) == 7
         assert s["prediction"] == max(range(7), key=lambda j: s["loglikelihoods"][j])
@@ -63,7 +73,7 @@ def test_evaluate_writes_samples_scores_and_resumes(tmp_path, tiny_model_dir):
     assert (model_dir / "sib200" / "eng_Latn.jsonl").stat().st_mtime_ns != stamp
     paths = write_tables(out)
     md = paths[0].read_text()
-    assert "## sib200 acc" in md and f"| {tiny_model_dir.name} |" in md
+    assert "## sib200 acc" in md and f"| {model_dir.name} |" in md
 
 
 def test_bad_task_input_is_one_clear_error(tmp_path, tiny_model_dir):
@@ -110,8 +120,52 @@ def test_cli_eval_and_report(tmp_path, tiny_model_dir):
     )
     ok = run("eval", "-m", str(tiny_model_dir), "--tasks", "sib200", "--out", str(tmp_path / "e"), "--data-dir", str(data), "--limit", "2")
     assert ok.returncode == 0, ok.stderr[-2000:]
+    folder = tmp_path / "e" / folder_of(tiny_model_dir)
+    scores = json.loads((folder / "scores.json").read_text())["sib200"]
+    assert scores["eng_Latn"]["n"] == 2 and scores["_partial"]["eng_Latn"]["partial"] and scores["_partial"]["eng_Latn"]["limit"] == 2
+    assert json.loads(next(folder.glob("results_*.json")).read_text())["config"]["limit"] == 2
     rep = run("report", str(tmp_path / "e"))
     assert rep.returncode == 0 and "report.md" in rep.stdout
+    md = (tmp_path / "e" / "report" / "report.md").read_text()
+    assert f"{scores['eng_Latn']['acc']:.4f} (n=2" in md and "partial)" in md
+
+
+def save_tiny(target, base, seed: int):
+    """Another tiny model (the fixture's shapes and tokenizer, other random weights) saved where
+    `emma train` and `emma demo` save theirs: `.../checkpoint`."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    LlamaForCausalLM(AutoConfig.from_pretrained(base)).save_pretrained(target)
+    AutoTokenizer.from_pretrained(base).save_pretrained(target)
+    return target
+
+
+def test_two_trained_models_in_checkpoint_folders_are_each_evaluated(tmp_path, tiny_model_dir, capsys):
+    """Both live in `.../checkpoint`: two folders, each model's own numbers; retrained in place, refused."""
+    data = make_sib(tmp_path, langs=("eng_Latn",))
+    a = save_tiny(tmp_path / "run-a" / "checkpoint", tiny_model_dir, 1)
+    b = save_tiny(tmp_path / "run-b" / "checkpoint", tiny_model_dir, 2)
+    out = tmp_path / "eval"
+    scores = evaluate([str(a), str(b)], ["sib200"], out, langs="eng", data_dir=str(data))
+    ia, ib = model_identity(str(a), "hf"), model_identity(str(b), "hf")
+    assert ia["name"].startswith("run-a--checkpoint-") and ib["name"].startswith("run-b--checkpoint-")
+    assert set(scores) == {ia["name"], ib["name"]} and ia["fingerprint"] != ib["fingerprint"]
+    lls = {m: [json.loads(x)["loglikelihoods"] for x in (out / m / "sib200" / "eng_Latn.jsonl").read_text().splitlines()] for m in scores}
+    assert lls[ia["name"]] != lls[ib["name"]]  # b was run: not a's scores reported for it
+    meta = out / ia["name"] / "sib200" / "eng_Latn.json"
+    stamp = meta.stat().st_mtime_ns
+    save_tiny(a, tiny_model_dir, 3)  # retrained in the same path
+    from emma.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["eval", "-m", str(a), "--tasks", "sib200", "--out", str(out), "--data-dir", str(data), "--langs", "eng"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert done.value.code == 2 and err[-1].startswith(f"emma: error: {out / ia['name']} holds results of {a.resolve()} as it was before")
+    assert "retrained or replaced in place" in err[-1] and sum(line.startswith("emma: error") for line in err) == 1
+    assert meta.stat().st_mtime_ns == stamp  # the old results are kept, not overwritten
 
 
 def test_nll_task_on_text_files_and_flores_layout(tmp_path, tiny_model_dir):
@@ -122,12 +176,12 @@ def test_nll_task_on_text_files_and_flores_layout(tmp_path, tiny_model_dir):
     (texts / "fra_Latn.txt").write_text("\n\n", encoding="utf-8")
     out = tmp_path / "eval"
     scores = evaluate([str(tiny_model_dir)], ["nll"], out, langs="eng,swh", data_dir=str(texts))
-    s = scores[tiny_model_dir.name]["nll"]
+    s = scores[folder_of(tiny_model_dir)]["nll"]
     assert s["eng_Latn"]["n"] == 2 and s["swh_Latn"]["n"] == 1 and s["eng_Latn"]["nll"] > 0 and s["_overall"]["bpb"] > 0
     with pytest.raises(EmmaError, match="empty language"):
         evaluate([str(tiny_model_dir)], ["nll"], out, langs="fra", data_dir=str(texts))
     flores = evaluate([str(tiny_model_dir)], ["nll"], tmp_path / "e2", langs="eng_Latn", data_dir=str(make_sib(tmp_path)))
-    assert flores[tiny_model_dir.name]["nll"]["eng_Latn"]["n"] == 4
+    assert flores[folder_of(tiny_model_dir)]["nll"]["eng_Latn"]["n"] == 4
 
 
 def test_one_nan_safe_mean_for_items_and_languages():

@@ -148,8 +148,20 @@ def data(tmp_path):
     return root
 
 
+def result_dir(out):
+    """The one model's result folder under `out` (the harness names it by the model's identity)."""
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    return folder
+
+
 def samples_of(out, model_dir, task, lang):
-    return [json.loads(line) for line in (out / model_dir.name / task / f"{lang}.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (result_dir(out) / task / f"{lang}.jsonl").read_text().splitlines()]
+
+
+def only(scores):
+    """evaluate()'s scores of its one model."""
+    (entry,) = scores.values()
+    return entry
 
 
 # --- multiple choice ------------------------------------------------------------------------
@@ -169,7 +181,7 @@ def samples_of(out, model_dir, task, lang):
 def test_multiple_choice_tasks_score_every_choice(tmp_path, data, tiny_model_dir, task, sub, lang, n, choices):
     out = tmp_path / "eval"
     scores = evaluate([str(tiny_model_dir)], [task], out, langs="all", data_dir=str(data / sub), options=TaskOptions(shots=1))
-    s = scores[tiny_model_dir.name][task][lang]
+    s = only(scores)[task][lang]
     assert s["n"] == n and 0 <= s["acc"] <= 1 and 0 <= s["acc_norm"] <= 1
     for sample in samples_of(out, tiny_model_dir, task, lang):
         assert choices is None or len(sample["loglikelihoods"]) == choices
@@ -178,6 +190,7 @@ def test_multiple_choice_tasks_score_every_choice(tmp_path, data, tiny_model_dir
         assert sample["prediction"] == best and sample["acc"] == float(best == sample["target"])
         norm = max(range(len(sample["choices"])), key=lambda j: sample["loglikelihoods"][j] / len(sample["choices"][j]))
         assert sample["prediction_norm"] == norm
+        assert sample["id"] is not None and len(sample["shots"]) == 1 and sample["shot_split"] in ("val", "train", "dev", "test")
 
 
 def test_xcopa_prompt_is_lm_evals():
@@ -280,19 +293,208 @@ def test_mgsm_answer_extraction_follows_lm_eval():
     assert flexible_extract("She makes $18 a day. So 18.") == "18."
     assert same_answer("18.", "18") and same_answer("$1,000", "1000") and not same_answer("17", "18")
     assert flexible_extract("no number") == "[invalid]"
+    # exact match removes punctuation but strips nothing after it: these are not 18 (lm-eval scores 0)
+    assert not same_answer("$ 18", "18") and not same_answer(". 18", "18") and not same_answer("18 .", "18")
+
+
+# Model outputs and the gold answer, the edge cases of extraction and exact match.
+MGSM_EDGE = [
+    ("$ 18", "18"),
+    (". 18", "18"),
+    ("18 .", "18"),
+    ("18.0", "18"),
+    ("1,000", "1000"),
+    ("1.000", "1000"),
+    ("18", "18"),
+    (" 18\n", "18"),
+    ("18.", "18"),
+    ("$18", "18"),
+    ("-18", "-18"),
+    ("- 18", "-18"),
+    ("18 dollars", "18"),
+    ("The answer is 18.", "18"),
+    ("Die Antwort lautet 18.", "18"),
+    ("Die Antwort lautet 1,000.", "1000"),
+    ("Die Antwort lautet $18.", "18"),
+    ("Die Antwort lautet 17. Die Antwort lautet 18.", "18"),
+    ("die antwort lautet 18", "18"),
+    ("Die Antwort lautet  18", "18"),
+    ("１８", "18"),
+    ("18\u3002", "18"),
+    ("18%", "18"),
+    ("", "18"),
+    ("18\x00", "18"),
+    ("İ18", "i̇18"),
+    ("2,125", "2,125"),
+]
+
+
+def _lm_eval_mgsm(cfg: dict, output: str, gold: str) -> dict[str, float]:
+    """lm-eval's own scoring of one output under a task config: each filter of `filter_list` built
+    from lm-eval's registry and applied in turn, then the config's metric with its settings."""
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+    from lm_eval.api.registry import get_filter
+
+    (metric,) = cfg["metric_list"]
+    assert metric["metric"] == "exact_match"
+    kwargs = {k: v for k, v in metric.items() if k not in ("metric", "aggregation", "higher_is_better")}
+    out = {}
+    for pipeline in cfg["filter_list"]:
+        resps: list = [[output]]
+        for step in pipeline["filter"]:
+            resps = list(get_filter(step["function"])(**{k: v for k, v in step.items() if k != "function"}).apply(resps, [{}]))
+        out[pipeline["name"]] = float(exact_match_hf_evaluate(predictions=[resps[0]], references=[gold], **kwargs)["exact_match"])
+    return out
+
+
+class _Outputs:
+    """A backend that answers every generation request with the next prepared output."""
+
+    name = "outputs"
+
+    def __init__(self, outputs):
+        self.outputs = list(outputs)
+
+    def generate(self, requests, *, progress=None):
+        return [self.outputs[i] for i in range(len(requests))]
+
+
+def test_mgsm_metrics_are_lm_evals_on_edge_cases(tmp_path):
+    from emma.eval.tasks import mgsm
+
+    direct = _lm_eval_config("mgsm/direct/mgsm_direct_de.yaml")
+    cot = _lm_eval_config("mgsm/native_cot/mgsm_native_cot_de.yaml")
+    assert {p["name"] for p in direct["filter_list"]} == {"remove_whitespace", "flexible-extract"}
+    assert {p["name"] for p in cot["filter_list"]} == {"strict-match", "flexible-extract"}
+    data = tmp_path / "mgsm"
+    write_tsv(data / "mgsm_de.tsv", None, [[f"Frage {i}?", gold] for i, (_, gold) in enumerate(MGSM_EDGE)])
+    for task, cfg, strict in ((mgsm.run, direct, "remove_whitespace"), (mgsm._run_cot, cot, "strict-match")):
+        samples, _ = task(_Outputs(o for o, _ in MGSM_EDGE), data, "deu_Latn", TaskOptions())
+        for s, (output, gold) in zip(samples, MGSM_EDGE):
+            theirs = _lm_eval_mgsm(cfg, output, gold)
+            ours = {strict: s["exact_match_strict"], "flexible-extract": s["exact_match"]}
+            assert ours == theirs, (cfg["task"], output, gold, s["extracted"], s["extracted_strict"])
+    # the direct strict metric, in numbers: emma's first version scored these four 1
+    samples, _ = mgsm.run(_Outputs(["$ 18", ". 18", "18 .", "18"]), data, "deu_Latn", TaskOptions(limit=4, limit_mode="first"))
+    assert [s["exact_match_strict"] for s in samples] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_mgsm_hub_shots_come_from_its_train_split(monkeypatch):
+    """From the hub, shots are the train split's 8 exemplars (lm-eval's few-shot split), drawn per
+    item with the seed, written as lm-eval writes them (the exemplar's question as it is)."""
+    from emma.eval.tasks import mgsm
+
+    test = [{"question": f"Wie viel ist {i} + {i}?", "answer": None, "answer_number": 2 * i} for i in range(6)]
+    train = [
+        {"question": f"Frage: Beispiel {j}?", "answer": f"Schritt-für-Schritt-Antwort: Rechnung {j}. Die Antwort lautet {j}.", "answer_number": j}
+        for j in range(8)
+    ]
+    asked = []
+
+    def hub_rows(dataset, config, split, task):
+        asked.append((dataset, config, split))
+        return {"test": test, "train": train}[split]
+
+    monkeypatch.setattr(mgsm, "hub_rows", hub_rows)
+    for task, word in ((mgsm.run, "Antwort:"), (mgsm._run_cot, "Schritt-für-Schritt-Antwort:")):
+        samples, _ = task(_Outputs([" 0"] * 6), None, "deu_Latn", TaskOptions(shots=2))
+        assert ("juletxara/mgsm", "de", "train") in asked
+        for s in samples:
+            assert s["shot_split"] == "train" and len(s["shots"]) == 2 and all(0 <= j < 8 for j in s["shots"])
+            for j in s["shots"]:
+                answer = f"Rechnung {j}. Die Antwort lautet {j}." if word != "Antwort:" else str(j)
+                assert f"Frage: Beispiel {j}?\n{word} {answer}\n\n" in s["context"]
+            assert s["context"].endswith(f"Frage: {test[s['id']]['question']}\n{word}")
+        assert len({tuple(s["shots"]) for s in samples}) > 1  # per item, seeded: not one fixed prefix
+
+
+def test_exact_match_is_lm_evals_function():
+    import itertools
+
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+
+    from emma.eval.tasks.mgsm import exact_match
+
+    preds = [o for o, _ in MGSM_EDGE] + ["İ\x00", "1,\x00", ",İ\x00", "ǅ18", "Σ18", "x18"]
+    golds = ["18", "1000", "-18", "i̇18", "i̇", "", "ǆ18"]
+    settings = [
+        {},
+        {"ignore_case": True},
+        {"ignore_case": True, "ignore_punctuation": True},
+        {"ignore_punctuation": True, "regexes_to_ignore": [",", r"\$", "x"]},
+        {"ignore_case": True, "ignore_punctuation": True, "regexes_to_ignore": [r"\s+"]},
+    ]
+    for p, g, kw in itertools.product(preds, golds, settings):
+        assert exact_match(p, g, **kw) == bool(exact_match_hf_evaluate(predictions=[p], references=[g], **kw)["exact_match"]), (p, g, kw)
+
+
+def test_acc_and_acc_norm_are_lm_evals():
+    """`acc_norm` divides by the choice's length in characters without the leading space, as
+    lm-eval's process_results does; run lm-eval's own method on the same log-likelihoods."""
+    import random
+    from types import SimpleNamespace
+
+    from lm_eval.api.task import ConfigurableTask
+
+    from emma.eval.loglikelihood import LogLikelihood
+    from emma.eval.tasks._mc import score
+
+    rnd = random.Random(0)
+    items, lls = [], []
+    for n in range(200):
+        choices = ["".join(rnd.choice("ab ") for _ in range(rnd.randint(1, 12))) for _ in range(rnd.randint(2, 5))]
+        items.append({"id": n, "context": "Q:", "choices": choices, "target": rnd.randrange(len(choices))})
+        lls.append([-rnd.uniform(0.1, 30) for _ in choices])
+    # the case that tells the two lengths apart: "A" (-2) vs "BB" (-3.5): per char -2 vs -1.75, with the space -1 vs -1.17
+    items.append({"id": "space", "context": "Q:", "choices": ["A", "BB"], "target": 1})
+    lls.append([-2.0, -3.5])
+
+    class Fixed:
+        def loglikelihood(self, requests, *, first_token_only=False, progress=None):
+            return [LogLikelihood(v, False, 1) for v in (x for row in lls for x in row)]
+
+    samples, _ = score(Fixed(), items, TaskOptions())  # type: ignore[arg-type]
+    for it, ll, s in zip(items, lls, samples):
+        stub = SimpleNamespace(
+            config=SimpleNamespace(process_results=None),
+            _metric_fn_list={"acc": None, "acc_norm": None},
+            OUTPUT_TYPE="multiple_choice",
+            multiple_input=False,
+            multiple_target=False,
+            doc_to_choice=lambda doc: doc["choices"],
+            doc_to_target=lambda doc: doc["target"],
+        )
+        theirs = ConfigurableTask.process_results(stub, it, [(v, False) for v in ll])  # type: ignore[arg-type]
+        assert (s["acc"], s["acc_norm"]) == (theirs["acc"], theirs["acc_norm"]), it
+    assert samples[-1]["prediction_norm"] == 1 and samples[-1]["acc_norm"] == 1.0
 
 
 def test_mgsm_on_real_data(tmp_path, tiny_model_dir):
     data = need(SHARED / "mgsm")
     out = tmp_path / "eval"
-    scores = evaluate(
-        [str(tiny_model_dir)], ["mgsm_direct"], out, langs="de,sw", data_dir=str(data), options=TaskOptions(shots=1, limit=2, max_new_tokens=6)
-    )
+    first = TaskOptions(shots=1, limit=2, max_new_tokens=6, limit_mode="first", shot_pool="lm-eval")
+    scores = evaluate([str(tiny_model_dir)], ["mgsm_direct"], out, langs="de,sw", data_dir=str(data), options=first)
     evaluate([str(tiny_model_dir)], ["mgsm_cot"], out, langs="sw", data_dir=str(data), options=TaskOptions(limit=1, max_new_tokens=6))
-    assert scores[tiny_model_dir.name]["mgsm_direct"]["deu_Latn"]["n"] == 2
+    assert only(scores)["mgsm_direct"]["deu_Latn"]["n"] == 2
     s = samples_of(out, tiny_model_dir, "mgsm_direct", "deu_Latn")[0]
     assert s["context"].startswith("Frage: ") and s["context"].endswith("\nAntwort:") and s["target"] == "18" and "Antwort: 3\n\n" in s["context"]
     assert s["context"].count("Frage:") == 2  # one shot + the item
+    assert str(s["id"]) == "0" and [str(j) for j in s["shots"]] == ["1"] and s["shot_split"] == "test"  # lm-eval's first_n
+    # the default: a seeded sample of items, each shown other test items drawn with the seed
+    sampled = evaluate(
+        [str(tiny_model_dir)],
+        ["mgsm_direct"],
+        tmp_path / "e2",
+        langs="de",
+        data_dir=str(data),
+        options=TaskOptions(shots=2, limit=3, max_new_tokens=2),
+    )
+    assert only(sampled)["mgsm_direct"]["deu_Latn"]["n"] == 3
+    rows = (data / "mgsm_de.tsv").read_text(encoding="utf-8").splitlines()
+    for s in samples_of(tmp_path / "e2", tiny_model_dir, "mgsm_direct", "deu_Latn"):
+        i, shots = int(s["id"]), [int(j) for j in s["shots"]]  # row indices (the harness may write ids as strings)
+        assert s["context"].endswith(f"Frage: {rows[i].split(chr(9))[0]}\nAntwort:") and len(shots) == 2 and i not in shots
+        assert all(f"Frage: {rows[j].split(chr(9))[0]}\nAntwort: " in s["context"] for j in shots)
     cot = samples_of(out, tiny_model_dir, "mgsm_cot", "swa_Latn")[0]
     assert cot["context"].endswith("\nJibu la Hatua kwa Hatua:")
     with pytest.raises(EmmaError, match="rationales"):
@@ -338,7 +540,7 @@ def test_flores200_any_direction_on_sib200_layout(tmp_path, tiny_model_dir):
         groups=groups,
         options=TaskOptions(shots=1, limit=3, max_new_tokens=8),
     )
-    t = scores[tiny_model_dir.name]["flores200"]
+    t = only(scores)["flores200"]
     assert {"fra_Latn-deu_Latn", "eng_Latn-swh_Latn", "swh_Latn-eng_Latn"} <= set(t)
     assert set(t["_groups"]) == {"high", "low"} and t["_groups"]["low"]["languages"] == 2
     samples = samples_of(out, tiny_model_dir, "flores200", "fra_Latn-deu_Latn")
@@ -347,9 +549,44 @@ def test_flores200_any_direction_on_sib200_layout(tmp_path, tiny_model_dir):
     refs = [[s["reference"] for s in samples]]
     hyps = [s["prediction"] for s in samples]
     assert t["fra_Latn-deu_Latn"]["chrf"] == pytest.approx(sacrebleu.CHRF(word_order=2).corpus_score(hyps, refs).score)
-    meta = json.loads((out / tiny_model_dir.name / "flores200" / "fra_Latn-deu_Latn.json").read_text())
+    meta = json.loads((result_dir(out) / "flores200" / "fra_Latn-deu_Latn.json").read_text())
     assert meta["signatures"]["chrf"].startswith("nrefs:1|") and "nw:2" in meta["signatures"]["chrf"]
     assert "tok:13a" in meta["signatures"]["bleu"]
+
+
+def test_flores200_scores_are_lm_evals_bleu_and_chrfpp(tmp_path):
+    """emma's corpus BLEU and chrF++ equal lm-eval's `bleu` and `chrf++` aggregations (sacrebleu
+    defaults: 13a, exponential smoothing; chrF++ = char order 6, word order 2)."""
+    from lm_eval.api.metrics import bleu, chrfpp
+
+    from emma.eval.tasks.flores import run
+
+    refs = ["Le chat est sur le tapis.", "Il pleut à Paris aujourd'hui.", "Où est la gare ?", "J'aime le café noir."]
+    for split, name in (("dev", "dev"), ("devtest", "devtest")):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / f"eng_Latn.{name}").write_text("".join(f"Sentence {i}.\n" for i in range(4)), encoding="utf-8")
+        (tmp_path / split / f"fra_Latn.{name}").write_text("".join(r + "\n" for r in refs), encoding="utf-8")
+    hyps = ["Le chat est sur le tapis", "Il pleut à Paris.", "Où est la gare?", "Je aime café noir."]
+    samples, scores = run(_Outputs(hyps), tmp_path, "eng_Latn-fra_Latn", TaskOptions())
+    pairs = [(s["reference"], s["prediction"]) for s in samples]
+    assert scores["bleu"] == pytest.approx(bleu(pairs)) and scores["chrf"] == pytest.approx(chrfpp(pairs))
+
+
+def test_rouge_l_is_rouge_scores_on_ascii_text():
+    """The Unicode tokenizer changes nothing where rouge-score's own works (lower-cased ASCII words)."""
+    from rouge_score import rouge_scorer
+
+    from emma.eval.tasks.summarization import rouge_l
+
+    theirs = rouge_scorer.RougeScorer(["rougeL"])
+    pairs = [
+        ("The cat sat on the mat.", "A cat was sitting on the mat"),
+        ("Prices rose 5% in May, officials said.", "Officials said prices rose in May"),
+        ("It's raining in London", "it is raining in london today"),
+        ("", "Nothing here"),
+    ]
+    for pred, ref in pairs:
+        assert rouge_l(pred, ref) == pytest.approx(theirs.score(ref, pred)["rougeL"].fmeasure), (pred, ref)
 
 
 def test_flores200_language_selection():
@@ -384,8 +621,8 @@ def test_xlsum_and_massivesumm_layouts(tmp_path, tiny_model_dir):
     opts = TaskOptions(shots=1, limit=2, max_new_tokens=5)
     a = evaluate([str(tiny_model_dir)], ["xlsum"], out, langs="all", data_dir=str(tmp_path / "xlsum"), options=opts)
     b = evaluate([str(tiny_model_dir)], ["massivesumm"], out, langs="swh", data_dir=str(tmp_path / "massive"), options=opts)
-    assert a[tiny_model_dir.name]["xlsum"]["swh_Latn"]["n"] == 2
-    assert b[tiny_model_dir.name]["massivesumm"]["swh_Latn"]["n"] == 2
+    assert only(a)["xlsum"]["swh_Latn"]["n"] == 2
+    assert only(b)["massivesumm"]["swh_Latn"]["n"] == 2
     s = samples_of(out, tiny_model_dir, "xlsum", "swh_Latn")[0]
     assert s["context"].count("Document: ") == 2 and s["context"].endswith("\nSummary:") and 0 <= s["rougeL"] <= 1
 
@@ -407,7 +644,7 @@ def test_polywrite_run(tmp_path, tiny_model_dir):
     write_jsonl(tmp_path / "pw" / "swh_Latn.jsonl", rows)
     out = tmp_path / "eval"
     scores = evaluate([str(tiny_model_dir)], ["polywrite"], out, langs="swh", data_dir=str(tmp_path / "pw"), options=TaskOptions(max_new_tokens=6))
-    s = scores[tiny_model_dir.name]["polywrite"]["swh_Latn"]
+    s = only(scores)["polywrite"]["swh_Latn"]
     assert s["n"] == 3 and 0 <= s["in_script"] <= 1 and s["self_bleu"] >= 0 and "in_language" not in s
     with pytest.raises(EmmaError, match="--lid-model .* not found"):
         evaluate(

@@ -59,6 +59,16 @@ class MixedPrecision(str, Enum):
     bf16 = "bf16"
 
 
+class LimitMode(str, Enum):
+    sample = "sample"
+    first = "first"
+
+
+class ShotPool(str, Enum):
+    train = "train"
+    lm_eval = "lm-eval"
+
+
 class MixStrategy(str, Enum):
     temperature = "temperature"
     unimax = "unimax"
@@ -239,8 +249,21 @@ def eval_(
     langs: str | None = typer.Option(None, "--langs", help="L1,L2 (any code form) | all | group:<resource group>; flores200 also src-tgt."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the hub)."),
     shots: int = typer.Option(0, min=0, help="Few-shot examples per item."),
-    limit: int | None = typer.Option(None, min=1, help="Items per language (for quick runs)."),
-    seed: int = typer.Option(1234, help="Seed for few-shot sampling and sampled generation (recorded)."),
+    limit: int | None = typer.Option(None, min=1, help="Items per language (for quick runs); see --limit-mode."),
+    limit_mode: LimitMode = typer.Option(
+        LimitMode.sample,
+        "--limit-mode",
+        help="How --limit picks items: sample = a seeded sample spread over the whole split (stratified by label), the same items "
+        "for every model; first = the first N rows (lm-eval's --limit, for parity).",
+    ),
+    shot_pool: ShotPool = typer.Option(
+        ShotPool.train,
+        "--shot-pool",
+        help="Where few-shot examples come from: train = drawn with --seed per item from the task's training split (dev, or the "
+        "evaluated split minus the item, where there is none); lm-eval = lm-eval's pool and sampler (SIB-200, Belebele: the first k "
+        "test rows), for parity.",
+    ),
+    seed: int = typer.Option(1234, help="Seed for --limit sampling, few-shot sampling and sampled generation (recorded)."),
     first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
     max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
@@ -265,6 +288,8 @@ def eval_(
     options = TaskOptions(
         shots=shots,
         limit=limit,
+        limit_mode=limit_mode.value,
+        shot_pool=shot_pool.value,
         seed=seed,
         first_token=first_token,
         prompt=prompt,

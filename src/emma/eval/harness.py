@@ -1,14 +1,21 @@
 """`emma eval`: run tasks x languages for each model, writing one per-sample JSONL per
-(model, task, language) and a scores.json per model with per-resource-group aggregates.
+(model, task, language), a scores.json per model with per-resource-group aggregates, and the same
+results in lm-evaluation-harness's layout.
 
-Layout: `OUT/<model-name>/<task>/<xxx_Scrp>.jsonl` (one line per item), `OUT/<model-name>/scores.json`:
-`{"<task>": {"<xxx_Scrp>": {"<metric>": v, "n": k}, "_groups": {"<group>": {...}}, "_overall": {...}}}`.
-A (model, task, language) whose JSONL exists is not redone: a kill loses only the language in progress.
+Layout (`emma.eval.results` has the details): `OUT/<model>/<task>/<xxx_Scrp>.jsonl` (one row per item,
+with model, task, lang, doc_id and the exact prompt), `<xxx_Scrp>.json` beside it (the model's
+identity, settings, scores, standard errors, how many items), `OUT/<model>/scores.json`:
+`{"_model": identity, "<task>": {"<xxx_Scrp>": {"<metric>": v, "n": k}, "_groups": {"<group>": {...}},
+"_overall": {...}, "_stderr": {...}, "_ci95": {...}, "_partial": {...}}}`, and `OUT/<model>/results_<date>.json`.
+`<model>` is the model's identity, not the last part of its path: two models in `.../checkpoint` get two folders.
+A (model, task, language) whose files exist is not redone when the same model (by weights
+fingerprint), backend and settings wrote them: a kill loses only the language in progress. A
+folder holding another model's results (or this path's before it was retrained) is refused.
 """
 
 from __future__ import annotations
 
-import json
+import time
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -18,6 +25,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from emma.errors import EmmaError
 from emma.eval.registry import get_task
+from emma.eval.results import (
+    TaskRun,
+    check_folder,
+    language_record,
+    lm_eval_results,
+    model_identity,
+    read_language_record,
+    same_run,
+    sample_rows,
+    task_extras,
+    write_lm_eval_results,
+)
 from emma.eval.task import DataDir, GroupKey, Task, TaskOptions, mean
 from emma.io import ensure_writable_dir, write_json, write_jsonl
 from emma.languages import GROUPS, normalize, resolve
@@ -73,6 +92,7 @@ def evaluate(
     groups: dict[str, str] | None = None,
     batch_size: int = 8,
 ) -> dict:
+    """Run `tasks` on each model; returns {result folder name: {task: scores.json's entry}}."""
     from emma.eval.backends import make_backend
 
     out = ensure_writable_dir(out)
@@ -81,14 +101,23 @@ def evaluate(
     settings = asdict(options)
     all_scores: dict[str, dict] = {}
     for model in models:
+        started = time.time()
+        identity = model_identity(model, backend)
         be = None
+        if identity["kind"] == "hub" and identity["fingerprint"] is None:
+            # Not in the local hub cache: loading downloads it, and then the identity names its snapshot.
+            be = make_backend(backend, model, batch_size=batch_size)
+            identity = model_identity(model, backend)
+        model_dir = out / identity["name"]
+        scores_path = model_dir / "scores.json"
+        existing = check_folder(model_dir, identity)  # another model's folder is refused here, before any work
+        runs: list[TaskRun] = []
         for task_name in tasks:
             task = get_task(task_name)
             chosen = select_languages(task, data_dir, langs, groups)
             if not chosen:
                 raise EmmaError(f"{task_name}: no language selected by --langs {langs!r}")
-            model_dir = out / Path(model.split("@")[0]).name.removesuffix(".gguf").replace("/", "--")
-            per_lang = {}
+            records: dict[str, dict] = {}
             with Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console
             ) as bar:
@@ -97,30 +126,31 @@ def evaluate(
                 for lang in chosen:
                     path = model_dir / task_name / f"{lang}.jsonl"
                     meta_path = path.with_suffix(".json")
-                    meta = json.loads(meta_path.read_text()) if path.exists() and meta_path.exists() else None
-                    if meta and meta.get("settings") == settings:
-                        per_lang[lang] = meta["scores"]
-                    else:
+                    meta = read_language_record(meta_path, identity, model_dir) if meta_path.exists() else None
+                    if not (meta and path.exists() and meta["settings"] == settings and same_run(meta["model"], identity)):
                         be = be or make_backend(backend, model, batch_size=batch_size)
                         bar.update(todo, description=f"{model} {task_name} {lang}")
                         bar.reset(scored, total=None)
                         samples, result = task.run(be, data_dir, lang, options, progress=partial(bar.advance, scored))
-                        scores = {k: v for k, v in result.items() if isinstance(v, (int, float))}
-                        info = {k: v for k, v in result.items() if k not in scores}
-                        write_jsonl(path, samples)
-                        # written last: marks the language done
-                        write_json(meta_path, {"settings": settings, "backend": backend, "scores": scores, **info})
-                        per_lang[lang] = scores
+                        meta = language_record(identity, settings, samples, result, task.metrics)
+                        write_jsonl(path, sample_rows(samples, model=identity["name"], task=task_name, lang=lang))
+                        write_json(meta_path, meta)  # written last: marks the language done
+                    records[lang] = meta
                     bar.advance(todo)
-            scores_path = model_dir / "scores.json"
-            existing = json.loads(scores_path.read_text()) if scores_path.exists() else {}
-            existing[task_name] = {**per_lang, **aggregate(per_lang, groups, task.metrics, task.group_key)}
+            per_lang = {lang: r["scores"] for lang, r in records.items()}
+            existing[task_name] = {**per_lang, **aggregate(per_lang, groups, task.metrics, task.group_key), **task_extras(records)}
+            existing = {"_model": identity, **{k: v for k, v in existing.items() if k != "_model"}}
             write_json(scores_path, existing)
             all_scores.setdefault(model_dir.name, {})[task_name] = existing[task_name]
             overall = existing[task_name].get("_overall", {})
+            runs.append(TaskRun(task_name, task.description, task.metrics, records, overall))
+            cut = existing[task_name]["_partial"]
             console.print(
                 f"{model_dir.name} {task_name}: "
                 + ", ".join(f"{m} {overall[m]:.4f}" for m in task.metrics if m in overall)
                 + f" over {len(per_lang)} languages"
+                + (f" ({len(cut)} of them on fewer items than the language has or than asked: _partial in scores.json)" if cut else "")
             )
+        doc = lm_eval_results(identity, runs, settings=settings, batch_size=batch_size, data_dir=data_dir, started=started)
+        write_lm_eval_results(model_dir, doc)
     return all_scores

@@ -1,23 +1,28 @@
 """The task contract, written once: what a task is (`Task`, its callables typed by protocols), the
-options that change its outputs, and what every task shares (few-shot sampling, the NaN-safe mean
-of per-item scores), so a task module, emma's or a user's, holds only its data, prompt and metric.
+options that change its outputs, and what every task shares (which items `--limit` takes, few-shot
+sampling, item ids, the NaN-safe mean of per-item scores), so a task module, emma's or a user's,
+holds only its data, prompt and metric.
 
 A task answers four questions: its metrics; which languages it has (`languages(data_dir)`, as
 `xxx_Scrp` keys, or None when any code may be tried on the hub); how to run one language
-(`run(backend, data_dir, lang, opts, progress=...)` -> per-sample records and the language's scores);
-and, optionally, how to read `--langs` (`select`, e.g. MT pairs) and which language a result key
+(`run(backend, data_dir, lang, opts, progress=...)` -> per-sample records and the language's scores;
+every record has a stable `id`: the dataset's own id where it has one, else the item's row index in
+the full split, so results of different models, limits and runs line up item by item); and,
+optionally, how to read `--langs` (`select`, e.g. MT pairs) and which language a result key
 counts for in the resource-group tables (`group_key`). Tasks join the registry (`emma.eval.registry`).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from emma.errors import EmmaError
 from emma.eval.backend import Backend, Progress
 
 DataDir = str | Path | None
@@ -26,6 +31,11 @@ DataDir = str | Path | None
 Result = tuple[list[dict], dict]
 """A language's run: per-sample records (one JSONL line each) and its scores (numbers, plus `n`
 and any other information recorded beside them)."""
+
+R = TypeVar("R")
+
+LIMIT_MODES = ("sample", "first")
+SHOT_POOLS = ("train", "lm-eval")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,20 @@ class TaskOptions:
     prompt: str = "lm-eval"  # or "emma500" where EMMA-500's prompt differs
     max_new_tokens: int | None = None  # None: the task's default
     lid_model: str | None = None  # fastText LID model for polywrite's language check
+    # `limit` items: "sample" a seeded, label-stratified sample spread over the whole split (the same
+    # ids for every model: it depends on the data and `seed` alone), or the "first" N rows (lm-eval's --limit)
+    limit_mode: str = "sample"
+    # few-shot pool: "train": k shots per item drawn with `seed` from the task's training split (dev where
+    # it has none; the evaluated split, the item left out, only where the benchmark has no other split);
+    # "lm-eval": the pool and sampler lm-eval's own task config uses (SIB-200, Belebele: the first k rows
+    # of the evaluated split), for item-for-item parity. Each item records its shots' ids (`shots`).
+    shot_pool: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.limit_mode not in LIMIT_MODES:
+            raise EmmaError(f"unknown limit mode {self.limit_mode!r}; use one of {', '.join(LIMIT_MODES)}")
+        if self.shot_pool not in SHOT_POOLS:
+            raise EmmaError(f"unknown shot pool {self.shot_pool!r}; use one of {', '.join(SHOT_POOLS)}")
 
 
 class Languages(Protocol):
@@ -87,12 +111,53 @@ def upstream_codes(codes: Iterable[str]) -> dict[str, str]:
     return {normalize(c): c for c in codes}
 
 
-def first_n_shots(rows: list[dict], index: int, shots: int) -> list[dict]:
+def row_id(row: dict, index: int, *keys: str) -> Any:
+    """An item's stable id: the first of the dataset's own id fields (`keys`) the row has, else its
+    row index in the full split (never its position in a `--limit` sample)."""
+    return next((row[k] for k in keys if row.get(k) not in (None, "")), index)
+
+
+def sample_items(
+    rows: Sequence[R], limit: int | None, seed: int, label: str | Callable[[R], Hashable] | None = None, *, mode: str = "sample"
+) -> list[tuple[int, R]]:
+    """The items a run scores, as (row index in the full split, row), in the split's order.
+
+    `limit` None or >= len(rows): every row. `mode="first"`: the first `limit` rows (lm-eval's
+    --limit). `mode="sample"` (default): `limit` rows drawn with `seed`, spread over the whole split
+    (a split sorted by label, as SIB-200's test is, is not read from its top); with `label` (a key of
+    the row dicts, or a function of a row) the sample is stratified: each label gets its share of
+    `limit` in proportion to its count (largest remainder; ties to the larger label, then the label's
+    name), the rows within a label drawn at random. The choice depends on the rows and `seed` alone,
+    never on the model, so every model (and a rerun) scores the same ids and comparisons stay paired.
+    """
+    n = len(rows)
+    if limit is None or limit >= n:
+        return list(enumerate(rows))
+    if mode not in LIMIT_MODES:
+        raise EmmaError(f"unknown limit mode {mode!r}; use one of {', '.join(LIMIT_MODES)}")
+    limit = max(0, limit)
+    if mode == "first":
+        return list(enumerate(rows[:limit]))
+    rnd = random.Random(f"emma-limit-sample:{seed}")  # its own stream: not correlated with the shot sampler's Random(seed)
+    if label is None:
+        chosen = rnd.sample(range(n), limit)
+    else:
+        key: Callable[[Any], Hashable] = label if callable(label) else operator.itemgetter(label)
+        groups: dict[Hashable, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(key(row), []).append(i)
+        names = sorted(groups, key=str)  # a fixed order, whatever the order of the rows
+        quota = {g: limit * len(groups[g]) // n for g in names}
+        by_remainder = sorted(names, key=lambda g: (-(limit * len(groups[g]) % n), -len(groups[g]), str(g)))
+        for g in by_remainder[: limit - sum(quota.values())]:
+            quota[g] += 1
+        chosen = [i for g in names for i in rnd.sample(groups[g], quota[g])]
+    return [(i, rows[i]) for i in sorted(chosen)]
+
+
+def first_n_shots(rows: Sequence[R], index: int, shots: int) -> list[R]:
     """lm-eval's `first_n` sampler over the evaluated split: the first k rows other than the item."""
     return [r for j, r in enumerate(rows[: shots + 1]) if j != index][:shots]
-
-
-R = TypeVar("R")
 
 
 def sample_shots(pool: Sequence[R], shots: int, rnd: random.Random, exclude: R | None = None) -> list[R]:
@@ -129,12 +194,23 @@ __all__ = [
     "Result",
     "Run",
     "Select",
+    "LIMIT_MODES",
+    "SHOT_POOLS",
     "Task",
     "TaskOptions",
     "fewshot_context",
     "first_n_shots",
     "mean",
     "mean_scores",
+    "row_id",
+    "sample_items",
     "sample_shots",
     "upstream_codes",
 ]
+
+
+def with_total(result: tuple[list[dict], dict], total: int) -> tuple[list[dict], dict]:
+    """A task's (samples, scores) with `n_total`, how many items the language has: the harness
+    marks a run that scored fewer as partial."""
+    samples, scores = result
+    return samples, {**scores, "n_total": total}

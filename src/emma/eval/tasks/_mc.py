@@ -14,15 +14,27 @@ summarize = mean_scores  # the name of the first version
 __all__ = ["METRICS", "fewshot_context", "items_with_shots", "sample_shots", "score", "summarize"]
 
 
-def items_with_shots(rows: list[dict], pool: list[dict], opts: TaskOptions, doc) -> list[dict]:
-    """Items for rows whose shots come from another split: `doc(row)` -> (id, text, choices, target);
-    each shot is written as its text and its right choice (lm-eval's layout and sampler)."""
+def items_with_shots(chosen: list[tuple[int, dict]], pool: list[dict], opts: TaskOptions, doc, *, pool_split: str) -> list[dict]:
+    """Items for the chosen (row index, row) pairs, their shots drawn from another split (`pool`,
+    named `pool_split`): `doc(index, row)` -> (id, text, choices, target), `index` the row's place in
+    its own split; each shot is written as its text and its right choice (lm-eval's layout and
+    sampler: k rows drawn with `opts.seed`, one RNG in item order). Each item records its shots' ids."""
     rnd = random.Random(opts.seed)
+    indexed = list(enumerate(pool))
     items = []
-    for row in rows:
-        shots = [doc(s) for s in sample_shots(pool, opts.shots, rnd)]
-        ident, text, choices, target = doc(row)
-        items.append({"id": ident, "context": fewshot_context([(t, c[g]) for _, t, c, g in shots], text), "choices": choices, "target": target})
+    for index, row in chosen:
+        shots = [doc(j, s) for j, s in sample_shots(indexed, opts.shots, rnd)]
+        ident, text, choices, target = doc(index, row)
+        items.append(
+            {
+                "id": ident,
+                "context": fewshot_context([(t, c[g]) for _, t, c, g in shots], text),
+                "choices": choices,
+                "target": target,
+                "shots": [k for k, _, _, _ in shots],
+                **({"shot_split": pool_split} if shots else {}),
+            }
+        )
     return items
 
 

@@ -1,5 +1,6 @@
 """FLORES-200 machine translation (NLLB Team, 2022): any direction, including X->Y between two
-non-English languages, k-shot with shots drawn (seeded) from the dev split; BLEU and chrF++
+non-English languages, k-shot with shots drawn (seeded, one RNG in item order) from the dev split,
+their ids recorded per item; BLEU and chrF++
 with sacrebleu's standard settings (13a tokenisation for BLEU, word order 2 for chrF++), each
 language pair's sacrebleu signatures recorded with its scores.
 
@@ -10,6 +11,7 @@ Generation stops at the end of the line.
 `--langs`: `xxx_Scrp` means both directions with English (eng_Latn-xxx_Scrp, xxx_Scrp-eng_Latn);
 `src-tgt` (`fra_Latn-deu_Latn`) or `src->tgt` in any code form (`fr->de`) one direction; `all` every language with English both ways.
 Results are keyed `<src>-<tgt>`; the resource-group tables count a pair for its non-English side.
+An item's id is its FLORES sentence id; `--limit` takes a seeded sample over the whole split.
 
 Data (`--data-dir`), either layout:
 - SIB-200 (`<xxx_Scrp>/{dev,test}.tsv`): FLORES sentences, rows with the same `index_id` are
@@ -27,7 +29,7 @@ from pathlib import Path
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows
 from emma.eval.generation import GenRequest
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_shots
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items, sample_shots
 from emma.io import read_tsv
 
 METRICS = ["bleu", "chrf"]
@@ -131,7 +133,8 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
     import sacrebleu
 
     src, tgt = pair.split("-", 1)
-    test = _parallel(data_dir, src, tgt, "test")[: opts.limit]
+    full = _parallel(data_dir, src, tgt, "test")
+    test = [t for _, t in sample_items(full, opts.limit, opts.seed, mode=opts.limit_mode)]
     pool = _parallel(data_dir, src, tgt, "dev") if opts.shots else []
     rnd = random.Random(opts.seed)
     requests: list[GenRequest] = []
@@ -140,7 +143,16 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
         shots = sample_shots(pool, opts.shots, rnd)
         head = "".join(make_prompt(opts.prompt, src, tgt, s) + f" {r}\n\n" for _, s, r in shots)
         context = head + make_prompt(opts.prompt, src, tgt, source)
-        items.append({"id": sid, "source": source, "reference": reference, "context": context, "shots": [k for k, _, _ in shots]})
+        items.append(
+            {
+                "id": sid,
+                "source": source,
+                "reference": reference,
+                "context": context,
+                "shots": [k for k, _, _ in shots],
+                **({"shot_split": "dev"} if shots else {}),
+            }
+        )
         requests.append(GenRequest(context, max_new_tokens=opts.max_new_tokens or 256, until=("\n",)))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF(word_order=2)
@@ -151,6 +163,7 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
         "bleu": corpus_bleu.score,
         "chrf": corpus_chrf.score,
         "n": len(samples),
+        "n_total": len(full),
         "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
     }
 

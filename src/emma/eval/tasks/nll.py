@@ -5,6 +5,7 @@ Data (`--data-dir`), either layout:
 - the SIB-200/FLORES layout `<xxx_Scrp>/test.tsv` (`text` column): the same FLORES sentences in
   every language, so totals compare across languages.
 Metrics: `nll` (mean total NLL per segment, nats) and `bpb` (bits per UTF-8 byte); lower is better.
+An item's id is its index among the file's non-blank segments; `--limit` takes a seeded sample.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.nll import summarize
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items
 
 METRICS = ["nll", "bpb"]
 _NEEDS_DIR = "nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders"
@@ -50,11 +51,12 @@ def load_segments(data_dir: str | Path, lang: str) -> list[str]:
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     if data_dir is None:
         raise EmmaError(_NEEDS_DIR)
-    segments = load_segments(data_dir, lang)[: opts.limit]
-    scores = backend.nll(segments, progress=progress)
-    samples = [{"id": i, "text": t, "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for i, (t, s) in enumerate(zip(segments, scores))]
+    segments = load_segments(data_dir, lang)
+    chosen = sample_items(segments, opts.limit, opts.seed, mode=opts.limit_mode)
+    scores = backend.nll([t for _, t in chosen], progress=progress)
+    samples = [{"id": i, "text": t, "nll": s.nll, "tokens": s.tokens, "bytes": s.bytes} for (i, t), s in zip(chosen, scores)]
     summary = summarize(scores)
-    return samples, {"nll": summary["nll"], "bpb": summary["bpb"], "n": len(samples)}
+    return samples, {"nll": summary["nll"], "bpb": summary["bpb"], "n": len(samples), "n_total": len(segments)}
 
 
 TASKS = [Task("nll", METRICS, available_languages, run, description="intrinsic NLL and bits per byte on monolingual or parallel text")]

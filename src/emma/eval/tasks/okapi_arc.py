@@ -3,7 +3,8 @@ questions, 4-5 answers. Prompt as lm-eval's `arc_<xx>` (okapi/arc_multilingual):
 "Question: <q>\\nAnswer:" and each answer text as a choice.
 
 Local layout (as Okapi's m_arc files): `<data_dir>/<xx>_test.json` (and `<xx>_train.json` for
-shots), a JSON list (or JSON lines) with `instruction, option_a..option_e, answer`.
+shots, seeded, as lm-eval's), a JSON list (or JSON lines) with `instruction, option_a..option_e, answer`
+and `id` (else an item's id is its row index).
 Hub: `alexandrainst/m_arc`.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows, require
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, row_id, sample_items, upstream_codes, with_total
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
 from emma.io import read_json_or_jsonl
 
@@ -46,17 +47,23 @@ def load(data_dir, xx: str, split: str) -> list[dict]:
         if not r.get("instruction") or r.get("answer") not in LETTERS[: len(options)]:
             raise EmmaError(f"arc_multilingual: {xx} {split} row {n} needs instruction, option_a.., answer (a letter)")
         docs.append(
-            {"id": r.get("id", n), "query": f"Question: {clean(r['instruction'])}\nAnswer:", "choices": options, "gold": LETTERS.index(r["answer"])}
+            {
+                "id": row_id(r, n - 1, "id"),
+                "query": f"Question: {clean(r['instruction'])}\nAnswer:",
+                "choices": options,
+                "gold": LETTERS.index(r["answer"]),
+            }
         )
     return docs
 
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
-    rows = load(data_dir, xx, "test")[: opts.limit]
+    rows = load(data_dir, xx, "test")
+    chosen = sample_items(rows, opts.limit, opts.seed, "gold", mode=opts.limit_mode)
     pool = load(data_dir, xx, "train") if opts.shots else []
-    items = items_with_shots(rows, pool, opts, lambda r: (r["id"], r["query"], r["choices"], r["gold"]))
-    return score(backend, items, opts, progress)
+    items = items_with_shots(chosen, pool, opts, lambda i, r: (r["id"], r["query"], r["choices"], r["gold"]), pool_split="train")
+    return with_total(score(backend, items, opts, progress), len(rows))
 
 
 TASKS = [Task("arc_multilingual", METRICS, languages, run, description="ARC (Okapi translations, 31 languages), lm-eval's prompt")]

@@ -11,7 +11,9 @@ EMMA-500 reported Self-BLEU alone, which rewards a model that writes varied text
 
 Local layout (as the hub repository `MaLA-LM/PolyWrite`): `<data_dir>/<xxx_Scrp>.jsonl`, one prompt
 a line; the prompt text is taken from `prompt_translated` (else `prompt`, `text`), and `category`,
-`name` and `prompt_en` are kept in the per-sample log when present.
+`name` and `prompt_en` are kept in the per-sample log when present. An item's id is its row index
+in the language's file (`name` names a writing task, not one prompt); `--limit` takes a seeded
+sample stratified by `category`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from emma.errors import EmmaError
 from emma.eval.data import require
 from emma.eval.generation import GenRequest
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean, sample_items
 from emma.io import read_jsonl
 from emma.text import script_matches
 
@@ -81,7 +83,9 @@ def lid_labels(model, texts: list[str]) -> list[str]:
 
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
-    rows = load(data_dir, lang)[: opts.limit]
+    all_rows = load(data_dir, lang)
+    chosen = sample_items(all_rows, opts.limit, opts.seed, lambda r: str(r.get("category")), mode=opts.limit_mode)
+    rows = [r for _, r in chosen]
     from emma.lid import load_lid
 
     lid = load_lid(opts.lid_model, "--lid-model") if opts.lid_model else None  # before generating: a bad path fails fast
@@ -91,19 +95,20 @@ def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progr
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     labels = lid_labels(lid, outputs) if lid else [None] * len(outputs)
     samples = []
-    for i, (r, out, label) in enumerate(zip(rows, outputs, labels)):
+    for (i, r), out, label in zip(chosen, outputs, labels):
         s = {
-            "id": r.get("name", i),
+            "id": i,
+            "name": r.get("name"),
             "category": r.get("category"),
             "prompt_en": r.get("prompt_en"),
-            "context": r["_prompt"],
+            "context": r["_prompt"].strip() + "\n",  # the exact prompt sent
             "prediction": out,
             "in_script": float(in_script(out, lang)),
         }
         if label is not None:
             s |= {"lid": label, "in_language": float(label == lang)}
         samples.append(s)
-    scores = {"self_bleu": self_bleu(outputs), "in_script": mean(s["in_script"] for s in samples), "n": len(samples)}
+    scores = {"self_bleu": self_bleu(outputs), "in_script": mean(s["in_script"] for s in samples), "n": len(samples), "n_total": len(all_rows)}
     if opts.lid_model:
         scores["in_language"] = mean(s["in_language"] for s in samples)
     return samples, scores

@@ -7,6 +7,10 @@ fit small models' windows); generation stops at the end of the line. ROUGE-L F1 
 every non-ASCII letter): text splits at spaces, punctuation and symbols, lower-cased, and scripts
 written without spaces (Han, Kana, Thai, Lao, Khmer, Myanmar, Tibetan) split into characters.
 
+Shots: drawn with `--seed` (one RNG in item order) from XL-Sum's train split; MassiveSumm has no
+other split, so from its items, the item itself left out. Each item records its shots' ids. An
+item's id is the dataset's `id`, else its row index; `--limit` takes a seeded sample.
+
 Local layouts: XL-Sum as released, `<data_dir>/<language name>_{test,train}.jsonl` (`english_test.jsonl`,
 `chinese_simplified_test.jsonl`) with `text` and `summary`; MassiveSumm `<data_dir>/<code>.jsonl`
 (or `<code>.all.jsonl`, any code form) with `text` and `summary`. Hub: `csebuetnlp/xlsum`.
@@ -21,7 +25,7 @@ from pathlib import Path
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows, require
 from emma.eval.generation import GenRequest
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean_scores, sample_shots
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean_scores, row_id, sample_items, sample_shots
 from emma.io import read_jsonl
 from emma.text import clip_words, words
 
@@ -142,18 +146,28 @@ def _run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, prog
     for n, r in enumerate(rows, 1):
         if not isinstance(r.get("text"), str) or not isinstance(r.get("summary"), str) or not r["text"].strip():
             raise EmmaError(f"{name}: {lang} item {n} needs non-empty `text` and `summary` strings")
-    rows = rows[: opts.limit]
-    pool = (rows_of(data_dir, lang, "train") or rows) if opts.shots else []
+    train = rows_of(data_dir, lang, "train") if opts.shots else []
+    pool, pool_split = (train, "train") if train else (rows, "test")
+    indexed = list(enumerate(pool))
     rnd = random.Random(opts.seed)
     requests, items = [], []
-    for i, row in enumerate(rows):
-        shots = sample_shots(pool, opts.shots, rnd, exclude=row)  # k+1 drawn, the item dropped if drawn
-        context = "".join(f"{_prompt(s['text'])} {s['summary'].strip()}\n\n" for s in shots) + _prompt(row["text"])
-        items.append({"id": row.get("id", i), "context": context, "reference": row["summary"]})
+    for i, row in sample_items(rows, opts.limit, opts.seed, mode=opts.limit_mode):
+        # from the evaluated split: k+1 drawn, the item dropped if drawn (lm-eval's rule)
+        shots = sample_shots(indexed, opts.shots, rnd, exclude=indexed[i] if pool is rows else None)
+        context = "".join(f"{_prompt(s['text'])} {s['summary'].strip()}\n\n" for _, s in shots) + _prompt(row["text"])
+        items.append(
+            {
+                "id": row_id(row, i, "id"),
+                "context": context,
+                "reference": row["summary"],
+                "shots": [row_id(s, j, "id") for j, s in shots],
+                **({"shot_split": pool_split} if shots else {}),
+            }
+        )
         requests.append(GenRequest(context, max_new_tokens=opts.max_new_tokens or 128, until=("\n",)))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     samples = [{**it, "prediction": out, "rougeL": rouge_l(out, it["reference"])} for it, out in zip(items, outputs)]
-    return samples, mean_scores(samples, METRICS)
+    return samples, mean_scores(samples, METRICS) | {"n_total": len(rows)}
 
 
 def xlsum_run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:

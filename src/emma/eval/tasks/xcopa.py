@@ -3,7 +3,8 @@ or effect. Prompt as lm-eval's `xcopa_<xx>`: the premise without its final perio
 connector ("because"/"therefore"), then each choice with its first letter lower-cased.
 
 Local layout (as github.com/cambridgeltl/xcopa `data/`): `<data_dir>/<xx>/{test,val}.<xx>.jsonl`
-with `premise, choice1, choice2, question, label`; shots come from `val`. Hub: `cambridgeltl/xcopa`.
+with `premise, choice1, choice2, question, label` (and `idx`, the item's id); shots come from `val`
+(seeded, as lm-eval's), `--limit` samples stratified by label. Hub: `cambridgeltl/xcopa`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows, require
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, row_id, sample_items, upstream_codes, with_total
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
 from emma.io import read_jsonl
 
@@ -65,10 +66,13 @@ def doc_choices(row: dict) -> list[str]:
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
-    rows = load(data_dir, xx, "test")[: opts.limit]
+    rows = load(data_dir, xx, "test")
+    chosen = sample_items(rows, opts.limit, opts.seed, lambda r: str(r["label"]), mode=opts.limit_mode)
     pool = load(data_dir, xx, "val") if opts.shots else []
-    items = items_with_shots(rows, pool, opts, lambda r: (r.get("idx"), doc_text(r, xx), doc_choices(r), int(r["label"])))
-    return score(backend, items, opts, progress)
+    items = items_with_shots(
+        chosen, pool, opts, lambda i, r: (row_id(r, i, "idx"), doc_text(r, xx), doc_choices(r), int(r["label"])), pool_split="val"
+    )
+    return with_total(score(backend, items, opts, progress), len(rows))
 
 
 TASKS = [Task("xcopa", METRICS, languages, run, description="XCOPA causal commonsense (11 languages), lm-eval's prompt")]

@@ -4,6 +4,8 @@ in the item's language, each scored from an empty context; the likeliest is the 
 
 Local layout (as the XNLI-1.0 release): `<data_dir>/xnli.test.tsv` (and `xnli.dev.tsv` for shots),
 one file for all languages, columns `language, gold_label, sentence1, sentence2`. Hub: `facebook/xnli`.
+Shots are drawn (seeded) from dev; `--limit` samples stratified by label; an item's id is its row index
+among the language's test rows.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows, require
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items, upstream_codes, with_total
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
 from emma.io import read_tsv
 
@@ -75,11 +77,13 @@ def sentences(row: dict, xx: str) -> list[str]:
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
-    rows = load(data_dir, xx, "test")[: opts.limit]
+    rows = load(data_dir, xx, "test")
+    chosen = sample_items(rows, opts.limit, opts.seed, "label", mode=opts.limit_mode)
     pool = load(data_dir, xx, "dev") if opts.shots else []
     # No context of its own: each choice is a whole sentence, and a shot is its right sentence.
-    items = items_with_shots([{**r, "n": n} for n, r in enumerate(rows)], pool, opts, lambda r: (r.get("n"), "", sentences(r, xx), r["label"]))
-    return score(backend, items, opts, progress)
+    # XNLI has no ids: an item's id is its row index among the language's test rows.
+    items = items_with_shots(chosen, pool, opts, lambda i, r: (i, "", sentences(r, xx), r["label"]), pool_split="dev")
+    return with_total(score(backend, items, opts, progress), len(rows))
 
 
 TASKS = [Task("xnli", METRICS, languages, run, description="XNLI inference (15 languages), lm-eval's prompt")]

@@ -3,7 +3,7 @@ Prompt as lm-eval's `xstorycloze_<xx>`: the four sentences joined by spaces; eac
 
 Local layout (as the released XStoryCloze files): `<data_dir>/spring2016.val.<xx>.tsv.split_20_80_{eval,train}.tsv`
 with the original columns (InputSentence1-4, RandomFifthSentenceQuiz1-2, AnswerRightEnding); shots
-come from `train`. Hub: `juletxara/xstory_cloze`.
+come from `train` (seeded, as lm-eval's); an item's id is its InputStoryid. Hub: `juletxara/xstory_cloze`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.data import hub_rows, require
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, upstream_codes
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, row_id, sample_items, upstream_codes, with_total
 from emma.eval.tasks._mc import METRICS, items_with_shots, score
 from emma.io import read_tsv
 
@@ -56,12 +56,17 @@ def doc_text(row: dict) -> str:
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     xx = CODES[lang]
-    rows = load(data_dir, xx, "eval")[: opts.limit]
+    rows = load(data_dir, xx, "eval")
+    chosen = sample_items(rows, opts.limit, opts.seed, "answer_right_ending", mode=opts.limit_mode)
     pool = load(data_dir, xx, "train") if opts.shots else []
     items = items_with_shots(
-        rows, pool, opts, lambda r: (r.get("story_id"), doc_text(r), [r["sentence_quiz1"], r["sentence_quiz2"]], int(r["answer_right_ending"]) - 1)
+        chosen,
+        pool,
+        opts,
+        lambda i, r: (row_id(r, i, "story_id"), doc_text(r), [r["sentence_quiz1"], r["sentence_quiz2"]], int(r["answer_right_ending"]) - 1),
+        pool_split="train",
     )
-    return score(backend, items, opts, progress)
+    return with_total(score(backend, items, opts, progress), len(rows))
 
 
 TASKS = [Task("xstorycloze", METRICS, languages, run, description="XStoryCloze story endings (11 languages), lm-eval's prompt")]
