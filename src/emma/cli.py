@@ -59,6 +59,11 @@ class MixedPrecision(str, Enum):
     bf16 = "bf16"
 
 
+class Preset(str, Enum):
+    default = "default"
+    emma500 = "emma500"
+
+
 class LimitMode(str, Enum):
     sample = "sample"
     first = "first"
@@ -238,6 +243,7 @@ def generate(
     ),
 )
 def eval_(
+    ctx: typer.Context,
     model: list[str] = typer.Option(
         ...,
         "--model",
@@ -264,6 +270,16 @@ def eval_(
         "test rows), for parity.",
     ),
     seed: int = typer.Option(1234, help="Seed for --limit sampling, few-shot sampling and sampled generation (recorded)."),
+    preset: Preset = typer.Option(
+        Preset.default,
+        "--preset",
+        help="default: emma's settings (lm-eval's prompts and scoring); emma500: EMMA-500's own evaluation (prompts, shots, "
+        "decoding, scoring) for the tasks it ran; options you give explicitly still win. `emma tasks` shows what it changes.",
+    ),
+    temperature: float | None = typer.Option(
+        None, min=0, help="Sampling temperature for generation tasks (0 = greedy; default: the task's or preset's)."
+    ),
+    top_p: float | None = typer.Option(None, min=0, max=1, help="Nucleus sampling for generation tasks (default: the task's/preset's)."),
     first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
     max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
@@ -295,7 +311,15 @@ def eval_(
         prompt=prompt,
         max_new_tokens=max_new_tokens,
         lid_model=str(lid_model) if lid_model else None,
+        temperature=temperature,
+        top_p=top_p,
     )
+    # options typed on the command line win over the preset's per-task settings
+    explicit = [
+        name
+        for name in ("shots", "seed", "max_new_tokens", "temperature", "top_p")
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    ]
     evaluate(
         model,
         task_names,
@@ -306,6 +330,8 @@ def eval_(
         backend=backend.value,
         groups=groups,
         batch_size=batch_size,
+        preset=preset.value,
+        explicit=explicit,
     )
 
 

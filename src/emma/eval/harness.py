@@ -16,6 +16,7 @@ folder holding another model's results (or this path's before it was retrained) 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from emma.errors import EmmaError
+from emma.eval.presets import PRESETS, options_for
 from emma.eval.registry import get_task
 from emma.eval.results import (
     TaskRun,
@@ -91,13 +93,19 @@ def evaluate(
     backend: str = "hf",
     groups: dict[str, str] | None = None,
     batch_size: int = 8,
+    preset: str | None = None,
+    explicit: Collection[str] = (),
 ) -> dict:
-    """Run `tasks` on each model; returns {result folder name: {task: scores.json's entry}}."""
+    """Run `tasks` on each model; returns {result folder name: {task: scores.json's entry}}.
+    `preset` ("emma500") fills in each task's settings from `emma.eval.presets`, except the
+    TaskOptions fields named in `explicit` (the ones the user set)."""
     from emma.eval.backends import make_backend
 
     out = ensure_writable_dir(out)
     groups = groups or {}
     options = options or TaskOptions()
+    if preset and preset not in PRESETS:
+        raise EmmaError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     settings = asdict(options)
     all_scores: dict[str, dict] = {}
     for model in models:
@@ -114,6 +122,8 @@ def evaluate(
         runs: list[TaskRun] = []
         for task_name in tasks:
             task = get_task(task_name)
+            task_options = options_for(task_name, options, preset, explicit)
+            task_settings = asdict(task_options)
             chosen = select_languages(task, data_dir, langs, groups)
             if not chosen:
                 raise EmmaError(f"{task_name}: no language selected by --langs {langs!r}")
@@ -127,12 +137,12 @@ def evaluate(
                     path = model_dir / task_name / f"{lang}.jsonl"
                     meta_path = path.with_suffix(".json")
                     meta = read_language_record(meta_path, identity, model_dir) if meta_path.exists() else None
-                    if not (meta and path.exists() and meta["settings"] == settings and same_run(meta["model"], identity)):
+                    if not (meta and path.exists() and meta["settings"] == task_settings and same_run(meta["model"], identity)):
                         be = be or make_backend(backend, model, batch_size=batch_size)
                         bar.update(todo, description=f"{model} {task_name} {lang}")
                         bar.reset(scored, total=None)
-                        samples, result = task.run(be, data_dir, lang, options, progress=partial(bar.advance, scored))
-                        meta = language_record(identity, settings, samples, result, task.metrics)
+                        samples, result = task.run(be, data_dir, lang, task_options, progress=partial(bar.advance, scored))
+                        meta = language_record(identity, task_settings, samples, result, task.metrics)
                         write_jsonl(path, sample_rows(samples, model=identity["name"], task=task_name, lang=lang))
                         write_json(meta_path, meta)  # written last: marks the language done
                     records[lang] = meta

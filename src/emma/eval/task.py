@@ -58,8 +58,18 @@ class TaskOptions:
     # "lm-eval": the pool and sampler lm-eval's own task config uses (SIB-200, Belebele: the first k rows
     # of the evaluated split), for item-for-item parity. Each item records its shots' ids (`shots`).
     shot_pool: str = "train"
+    # "emma500": EMMA-500's own evaluation (prompts, shots, decoding, scoring) where a task has it; see emma.eval.presets
+    preset: str = "default"
+    temperature: float | None = None  # sampled generation (None: the task's or preset's default; 0 = greedy)
+    top_p: float | None = None
 
     def __post_init__(self) -> None:
+        if self.preset not in ("default", "emma500"):
+            raise EmmaError(f"unknown preset {self.preset!r}; use default or emma500")
+        if self.temperature is not None and self.temperature < 0:
+            raise EmmaError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise EmmaError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.limit_mode not in LIMIT_MODES:
             raise EmmaError(f"unknown limit mode {self.limit_mode!r}; use one of {', '.join(LIMIT_MODES)}")
         if self.shot_pool not in SHOT_POOLS:

@@ -96,10 +96,11 @@ def resumable_checkpoint(trainer_dir: Path) -> str | None:
 # --- throughput ----------------------------------------------------------------------------
 
 
-def matmul_flops(device: torch.device, seconds: float = 0.5) -> float:
-    """Measured fp32 matmul FLOP/s on `device` (the MFU denominator when no peak is configured)."""
+def matmul_flops(device: torch.device, seconds: float = 0.5, dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul FLOP/s on `device` in `dtype` (the MFU denominator when no peak is configured:
+    bf16's under bf16 autocast, whose matmuls run in bf16)."""
     n = 1024
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     torch.mm(a, b)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -286,7 +287,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     trainer.tokens_per_step = sum(len(train_blocks[lang][b]) for lang, b in plan) / cfg.steps
     n_params = sum(p.numel() for p in model.parameters())
     trainer.flops_per_token = 6 * n_params
-    trainer.peak_flops = cfg.peak_flops or matmul_flops(args.device) * _world_size()
+    compute_dtype = torch.bfloat16 if cfg.mixed_precision == "bf16" or cfg.dtype == "bfloat16" else torch.float32
+    trainer.peak_flops = cfg.peak_flops or matmul_flops(args.device, dtype=compute_dtype) * _world_size()
     last = resumable_checkpoint(trainer_dir) if resume else None
     if resume and last is None and any(trainer_dir.glob("c*-*")):  # checkpoint-N or corrupt-N: there was something
         log.warning("no intact checkpoint in %s: starting from the beginning", trainer_dir)
