@@ -275,3 +275,19 @@ def test_ctrl_c_says_how_to_resume():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
     assert r.returncode == 130, r.stderr
     assert r.stderr.strip() == "emma: interrupted; rerun the same command to resume where it stopped"
+
+
+def test_os_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
+    """An unwritable or impossible --out is the user's to fix: one line naming the path, exit 2;
+    EMMA_DEBUG=1 shows where it came from."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    packed = tmp_path / "packed.yaml"
+    packed.write_text("languages: {eng_Latn: {tokens: 10}}\n")
+    args = [sys.executable, "-m", "emma.cli", "corpus", "mix", str(packed), "--out", str(blocker / "sub" / "mix.yaml")]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    lines = [line for line in r.stderr.splitlines() if line.startswith("emma: error:")]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert str(blocker) in lines[0] and ("not a folder" in lines[0] or "already exists" in lines[0]), lines
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, "EMMA_DEBUG": "1"})
+    assert r.returncode != 0 and "Traceback" in r.stderr

@@ -125,7 +125,7 @@ def test_lid_train_and_eval_on_sib200(tmp_path):
         for split in ("train", "test"):
             (subset / lang / f"{split}.tsv").write_text((data / lang / f"{split}.tsv").read_text(encoding="utf-8"), encoding="utf-8")
     model = tmp_path / "lid.bin"
-    res = cli("lid", "train", "--data-dir", subset, "--out", model, "--epoch", "10")
+    res = cli("lid", "train", "--data-dir", subset, "--out", model, "--epoch", "10", "--threads", "1")
     assert res.returncode == 0 and model.is_file(), res.stderr[-2000:]
     res = cli("lid", "eval", "--model", model, "--data-dir", subset, "--json", tmp_path / "lid.json")
     assert res.returncode == 0, res.stderr[-2000:]
@@ -194,7 +194,7 @@ def test_build_lid_step_with_a_local_fasttext_model(tmp_path, tiny_model_dir):
 
     data = need(SIB200)
     pairs = [p for p in load_labelled(data, "train") if p[1] in ("eng_Latn", "swh_Latn", "fra_Latn")]
-    train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10))
+    train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10, threads=1))
     src = tmp_path / "docs.jsonl"
     rows = [
         {"text": "The committee approved the new budget for the hospital last week.", "lang": "en"},

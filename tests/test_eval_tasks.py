@@ -662,7 +662,7 @@ def test_polywrite_language_check_with_a_fasttext_model(tmp_path):
     from emma.lid import FastTextSettings, load_labelled, train_lid
 
     pairs = [p for p in load_labelled(need(SIB200), "train") if p[1] in ("eng_Latn", "swh_Latn", "fra_Latn")]
-    model = train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10))
+    model = train_lid(pairs, tmp_path / "lid.bin", FastTextSettings(epoch=10, threads=1))
     assert lid_labels(
         model, ["Watu wote wamezaliwa huru na sawa kwa utu na haki.", "Tous les êtres humains naissent libres et égaux en dignité et en droits."]
     ) == ["swh_Latn", "fra_Latn"]

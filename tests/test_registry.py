@@ -28,6 +28,9 @@ BUILTIN = {
     "flores200",
     "xlsum",
     "massivesumm",
+    "massivesumm_long",
+    "massivesumm_short",
+    "aya",
     "polywrite",
     "xcopa",
     "xstorycloze",
@@ -211,7 +214,7 @@ def test_a_taken_name_is_refused_naming_both(fresh, tmp_path, monkeypatch):
 
 
 def test_unknown_task_lists_what_there_is():
-    with pytest.raises(EmmaError, match=r"unknown task 'sib201'; available: arc_multilingual, belebele, .*xstorycloze$"):
+    with pytest.raises(EmmaError, match=r"unknown task 'sib201'; available: arc_multilingual, aya, belebele, .*xstorycloze$"):
         get_task("sib201")
 
 

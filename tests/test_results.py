@@ -392,3 +392,37 @@ def test_rows_and_stats_units():
     st = sample_stats(rouge, mean_scores(rouge, ["rougeL"]), ["rougeL"])
     lo, hi = st["ci95"]["rougeL"]
     assert lo < 0.25 < hi and st["stderr"]["rougeL"] == pytest.approx(mean_stderr([0.1, 0.2, 0.4, 0.3]))
+
+
+# --- strict files ------------------------------------------------------------------------------
+
+
+def test_result_files_are_strict_json_and_an_empty_language_is_an_error(tmp_path, sib, fakes):
+    """NaN is not JSON: it is written as null (jq, JavaScript and strict parsers read the file). An
+    empty test file is one clear error, not a language scored `nan` and marked done."""
+    from emma.io import write_json, write_jsonl
+
+    write_json(tmp_path / "x.json", {"a": float("nan"), "b": [float("inf"), 1.5]})
+    write_jsonl(tmp_path / "x.jsonl", [{"v": float("-inf")}])
+    assert json.loads((tmp_path / "x.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == {"a": None, "b": [None, 1.5]}
+    assert json.loads((tmp_path / "x.jsonl").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == {"v": None}
+
+    model = fake_model(tmp_path / "m")
+    (sib / "swh_Latn" / "test.tsv").write_text("index_id\tcategory\ttext\n", encoding="utf-8")  # header only
+    with pytest.raises(EmmaError, match="sib200: language swh_Latn has no items"):
+        evaluate([str(model)], ["sib200"], tmp_path / "out", langs="swh", data_dir=str(sib))
+    assert not list((tmp_path / "out").rglob("swh_Latn.json"))  # nothing marked done
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    from emma.io import atomic_dir, write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "f.txt", "x")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "inner").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0600
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755  # mkdtemp alone would give 0700

@@ -6,7 +6,9 @@ any kind ends with one line `emma: error: ...` on stderr and exit code 2.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -280,6 +282,11 @@ def eval_(
         None, min=0, help="Sampling temperature for generation tasks (0 = greedy; default: the task's or preset's)."
     ),
     top_p: float | None = typer.Option(None, min=0, max=1, help="Nucleus sampling for generation tasks (default: the task's/preset's)."),
+    bertscore_model: str | None = typer.Option(
+        None,
+        "--bertscore-model",
+        help="BERTScore model for summarisation under --preset emma500 (default bert-base-multilingual-cased; a local folder, :N picks a layer).",
+    ),
     first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
     max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
@@ -313,6 +320,7 @@ def eval_(
         lid_model=str(lid_model) if lid_model else None,
         temperature=temperature,
         top_p=top_p,
+        bertscore_model=bertscore_model,
     )
     # options typed on the command line win over the preset's per-task settings
     explicit = [
@@ -335,6 +343,25 @@ def eval_(
     )
 
 
+def _emma500_changes(name: str, task) -> str:
+    """`emma tasks`' preset column: what `--preset emma500` changes for `task` (its settings from
+    emma.eval.presets.EMMA500, and the task module's `EMMA500_NOTES` where it has them)."""
+    import importlib
+    from functools import partial
+
+    from emma.eval.presets import EMMA500
+
+    if name not in EMMA500:
+        return "same as default"
+    run = task.run.func if isinstance(task.run, partial) else task.run
+    try:
+        notes = getattr(importlib.import_module(run.__module__), "EMMA500_NOTES", {}).get(name, "")
+    except Exception:  # a user's task without an importable module: its settings alone
+        notes = ""
+    settings = ", ".join(f"{k}={v}" for k, v in EMMA500[name].items())
+    return f"emma500: {settings}" + (f"; {notes}" if notes else "")
+
+
 @app.command(
     "tasks",
     epilog=_examples(
@@ -344,15 +371,16 @@ def eval_(
     ),
 )
 def tasks_() -> None:
-    """List the evaluation tasks."""
+    """List the evaluation tasks, and what `--preset emma500` changes: EMMA-500's own settings under
+    the preset, emma's defaults (lm-evaluation-harness's prompts and scoring where it has the task) without."""
     from rich.console import Console
     from rich.table import Table
 
     from emma.eval.tasks import all_tasks
 
-    table = Table("task", "metrics", "what")
+    table = Table("task", "metrics", "what", "--preset emma500 (EMMA-500's; else the default's)")
     for name, task in sorted(all_tasks().items()):
-        table.add_row(name, ", ".join(task.metrics), task.description)
+        table.add_row(name, ", ".join(task.metrics), task.description, _emma500_changes(name, task))
     Console().print(table)
 
 
@@ -541,17 +569,18 @@ def lid_train(
     split: str = typer.Option("train", help="Which split to train on."),
     out: Path = typer.Option(..., "--out", help="Model file (fastText .bin, GlotLID's format)."),
     epoch: int = typer.Option(25, min=1),
-    lr: float = typer.Option(0.8),
+    lr: float = typer.Option(0.8, min=0, help="Learning rate (lower it if training diverges)."),
     dim: int = typer.Option(64, min=1),
     minn: int = typer.Option(2, min=0, help="Smallest character n-gram."),
     maxn: int = typer.Option(5, min=0, help="Largest character n-gram."),
+    threads: int = typer.Option(2, min=1, help="fastText threads (1: the same model on every run; more: faster, not bit-reproducible)."),
 ) -> None:
     """Train a fastText LID model on labelled text."""
     from emma.lid import FastTextSettings, load_labelled, train_lid
 
     pairs = load_labelled(data_dir, split)
     log.info("training on %d texts in %d languages", len(pairs), len({lang for _, lang in pairs}))
-    train_lid(pairs, out, FastTextSettings(epoch=epoch, lr=lr, dim=dim, minn=minn, maxn=maxn), verbose=2)
+    train_lid(pairs, out, FastTextSettings(epoch=epoch, lr=lr, dim=dim, minn=minn, maxn=maxn, threads=threads), verbose=2)
     typer.echo(f"wrote {out}")
 
 
@@ -640,6 +669,32 @@ def _usage_line(exc) -> str:
     return f"emma: error: {message}; see '{command} --help'"
 
 
+# OS errors the user fixes on their side (space, permissions, a file where a folder should be):
+# one line naming the path, exit 2; EMMA_DEBUG=1 shows the traceback instead
+_OS_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a path component is a file, not a folder",
+    errno.EEXIST: "it already exists",
+    errno.EROFS: "the file system is read-only",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p)
+    fix = (
+        "free some space (finished work is kept; rerun the same command to resume)"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        else "choose another path or fix its permissions"
+    )
+    return f"{where or 'a file'}: {_OS_ERRORS.get(exc.errno or 0, exc.strerror)}; {fix}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 on success, --help and --version; 2 with one `emma: error:` line on bad input
     (and with the help text when a command group is given no command, as typer does); 130 on Ctrl-C."""
@@ -660,6 +715,11 @@ def main(argv: list[str] | None = None) -> None:
         rc = 1
     except EmmaError as exc:
         print(f"emma: error: {exc}", file=sys.stderr)
+        rc = 2
+    except OSError as exc:
+        if os.environ.get("EMMA_DEBUG") or exc.errno not in _OS_ERRORS:
+            raise  # not a state of the disk or the file system the user can fix: show where it came from
+        print(f"emma: error: {_os_error_line(exc)}", file=sys.stderr)
         rc = 2
     except KeyboardInterrupt:
         rc = 130

@@ -50,7 +50,7 @@ def load_labelled(data: str | Path, split: str = "train") -> list[tuple[str, str
     if root.is_dir() and any((p / f"{split}.tsv").is_file() for p in root.iterdir() if p.is_dir()):
         for folder in sorted(p for p in root.iterdir() if (p / f"{split}.tsv").is_file()):
             lang = normalize(folder.name)
-            pairs += [(r["text"], lang) for r in read_tsv(folder / f"{split}.tsv", "lid", required=("text",))]
+            pairs += [(r["text"], lang) for r in read_tsv(folder / f"{split}.tsv", "lid", required=("text",), quoted=True)]
     else:
         files = sorted(root.glob(f"*{split}*.jsonl")) if root.is_dir() else [root]
         if not files or not all(f.is_file() for f in files):
@@ -97,6 +97,13 @@ def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: FastTextS
             seed=settings.seed,
             verbose=verbose,
         )
+    except RuntimeError as exc:  # fastText's own check: the loss went to NaN (learning rate too high for this data)
+        if "NaN" not in str(exc):
+            raise
+        raise EmmaError(
+            f"fastText training diverged (NaN loss) at learning rate {settings.lr}; lower it (e.g. --lr {settings.lr / 2:g}) "
+            f"or train on more text per language"
+        ) from None
     finally:
         os.unlink(data)
     with atomic_path(out, suffix=".bin") as tmp:

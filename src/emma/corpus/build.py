@@ -168,6 +168,8 @@ def _run(pipeline, out: Path, stage: str, tasks: int, workers: int):
 
 
 def build(cfg: BuildConfig, out: str | Path) -> dict:
+    """Run the corpus pipeline `cfg` describes into `out` (resuming finished datatrove tasks) and
+    return what `stats.json` records; with a Slurm executor, `{"submitted": True}` until its jobs are done."""
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.readers import JsonlReader

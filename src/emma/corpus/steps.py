@@ -81,7 +81,7 @@ class SIBReader(_Reader):
 
     def documents(self):
         for folder in sorted(p for p in Path(self.path).iterdir() if (p / f"{self.split}.tsv").is_file()):
-            for r in read_tsv(folder / f"{self.split}.tsv", "corpus", required=("text",)):
+            for r in read_tsv(folder / f"{self.split}.tsv", "corpus", required=("text",), quoted=True):
                 yield Document(
                     text=r["text"], id=f"{folder.name}/{self.split}/{r.get('index_id')}", metadata={"lang": folder.name, "source": self.source}
                 )

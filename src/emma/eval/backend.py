@@ -1,6 +1,10 @@
 """The backend contract: the three questions a task may ask a model. Tasks are written against
 this protocol, not a class, so any runner (in-process, a server, a user's own) that answers them
-serves every task; `emma.eval.backends` holds the ones emma ships."""
+serves every task; `emma.eval.backends` holds the ones emma ships.
+
+`NextTokenScorer` is an optional fourth question, asked only by EMMA-500's own classification
+scoring (`--preset emma500` on SIB-200 and Taxi-1500): the log-probability of given token ids right
+after a prompt. emma's three backends answer it; a backend without it serves every other task."""
 
 from __future__ import annotations
 
@@ -38,4 +42,18 @@ class Backend(Protocol):
         ...
 
 
-__all__ = ["Backend", "GenRequest", "LLRequest", "LogLikelihood", "Progress", "SegmentScore"]
+@runtime_checkable
+class NextTokenScorer(Protocol):
+    def tokenize(self, text: str) -> list[int]:
+        """The model tokenizer's ids for `text` as a plain `tokenizer(text).input_ids` gives them (its special tokens included)."""
+        ...
+
+    def next_token_logprobs(
+        self, contexts: list[str], token_ids: list[list[int]], *, max_length: int | None = None, progress: Progress = None
+    ) -> list[list[float]]:
+        """For each context, tokenised as `tokenize` does (with `max_length`: truncated as `truncation=True,
+        max_length=...` does), the log-probability of each of its token ids at the position right after it."""
+        ...
+
+
+__all__ = ["Backend", "GenRequest", "LLRequest", "LogLikelihood", "NextTokenScorer", "Progress", "SegmentScore"]

@@ -6,7 +6,9 @@ NLL of a text, and generation. Scoring code is shared by all tasks; a backend on
 - `openai`: any OpenAI-compatible completions server (vLLM, llama.cpp, TGI, ...): generation,
   and log-likelihood where the server echoes prompt logprobs.
 
-Each implements `emma.eval.backend.Backend`, the protocol tasks are written against.
+Each implements `emma.eval.backend.Backend`, the protocol tasks are written against, and
+`emma.eval.backend.NextTokenScorer` (EMMA-500's classification scoring: the log-probability of
+given token ids right after a prompt tokenised by a plain `tokenizer(prompt)` call).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from emma.errors import EmmaError
 from emma.eval.backend import Backend, LLRequest, Progress
 from emma.eval.generation import GenRequest, generate
-from emma.eval.loglikelihood import LogLikelihood, encode_pair, loglikelihoods, move_trailing_space
+from emma.eval.loglikelihood import LogLikelihood, encode_pair, encode_prompt, loglikelihoods, move_trailing_space, next_token_logprobs
 from emma.eval.nll import SegmentScore, score_segments
 from emma.models import LoadedModel
 
@@ -43,6 +45,14 @@ class HFBackend:
 
     def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         return generate(self.lm.model, self.lm.tokenizer, requests, batch_size=self.batch_size, progress=progress)
+
+    def tokenize(self, text: str) -> list[int]:
+        return encode_prompt(self.lm.tokenizer, text)
+
+    def next_token_logprobs(
+        self, contexts: list[str], token_ids: list[list[int]], *, max_length: int | None = None, progress: Progress = None
+    ) -> list[list[float]]:
+        return next_token_logprobs(self.lm.model, self.lm.tokenizer, contexts, token_ids, max_length=max_length, progress=progress)
 
 
 @dataclass
@@ -92,6 +102,27 @@ class VLLMBackend:
     def nll(self, texts: list[str], *, progress: Progress = None) -> list[SegmentScore]:
         return nll_from_loglikelihood(self, texts, progress)
 
+    def tokenize(self, text: str) -> list[int]:
+        return encode_prompt(self.tokenizer, text)
+
+    def next_token_logprobs(
+        self, contexts: list[str], token_ids: list[list[int]], *, max_length: int | None = None, progress: Progress = None
+    ) -> list[list[float]]:
+        """Prompt logprobs of context + token, one prompt per (context, token); vLLM's prefix cache runs
+        each context's shared tokens once."""
+        params = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=1, temperature=0.0)
+        out: list[list[float]] = []
+        for start in range(0, len(contexts), 256):
+            chunk = list(zip(contexts[start : start + 256], token_ids[start : start + 256]))
+            encoded = [(encode_prompt(self.tokenizer, c, max_length=max_length), ids) for c, ids in chunk]
+            prompts = [{"prompt_token_ids": ctx + [t]} for ctx, ids in encoded for t in ids]
+            results = iter(self.engine.generate(prompts, params, use_tqdm=False))
+            for ctx, ids in encoded:
+                out.append([next(results).prompt_logprobs[len(ctx)][t].logprob for t in ids])
+            if progress:
+                progress(len(chunk))
+        return out
+
     def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         from emma.eval.generation import cut_at_stops
 
@@ -116,7 +147,9 @@ class OpenAIBackend:
     """An OpenAI-compatible `/v1/completions` endpoint. `model` is `<name>@<base_url>`
     (e.g. `meta-llama/Llama-2-7b-hf@http://localhost:8000/v1`); the key comes from $OPENAI_API_KEY.
     Log-likelihood uses `echo` + `logprobs` with `max_tokens=0` and the tokens' text offsets, as
-    lm-eval's `local-completions` does; servers that do not echo prompt logprobs get a clear error."""
+    lm-eval's `local-completions` does; servers that do not echo prompt logprobs get a clear error.
+    `next_token_logprobs` (EMMA-500's classification scoring) sends token-id prompts, tokenised here
+    by the served model's own tokenizer: `<name>` must be its hub id or local path."""
 
     model: str
     batch_size: int = 8
@@ -130,6 +163,7 @@ class OpenAIBackend:
         self.served, self.base_url = self.model.rsplit("@", 1)
         self.base_url = self.base_url.rstrip("/")
         self.key = os.environ.get("OPENAI_API_KEY", "EMPTY")
+        self._tokenizer = None
 
     @property
     def name(self) -> str:
@@ -182,6 +216,51 @@ class OpenAIBackend:
 
     def nll(self, texts: list[str], *, progress: Progress = None) -> list[SegmentScore]:
         return nll_from_loglikelihood(self, texts, progress)
+
+    def _local_tokenizer(self):
+        if self._tokenizer is None:
+            try:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self.served)
+            except Exception as exc:
+                raise EmmaError(
+                    f"openai backend: EMMA-500's scoring tokenises prompts here and needs the served model's tokenizer; "
+                    f"cannot load one from {self.served!r} ({type(exc).__name__}): give --model <hub id or local path>@<base_url>"
+                ) from None
+        return self._tokenizer
+
+    def tokenize(self, text: str) -> list[int]:
+        return encode_prompt(self._local_tokenizer(), text)
+
+    def next_token_logprobs(
+        self, contexts: list[str], token_ids: list[list[int]], *, max_length: int | None = None, progress: Progress = None
+    ) -> list[list[float]]:
+        """Echoed prompt logprobs of context + token (token-id prompts), the token's own logprob read at its position."""
+        out: list[list[float]] = []
+        for start in range(0, len(contexts), self.batch_size):
+            chunk = list(zip(contexts[start : start + self.batch_size], token_ids[start : start + self.batch_size]))
+            encoded = [(encode_prompt(self._local_tokenizer(), c, max_length=max_length), ids) for c, ids in chunk]
+            prompts = [ctx + [t] for ctx, ids in encoded for t in ids]
+            resp = self._post({"prompt": prompts, "max_tokens": 0, "echo": True, "logprobs": 1, "temperature": 0})
+            choices = sorted(resp.get("choices", []), key=lambda ch: ch.get("index", 0))
+            if len(choices) != len(prompts):
+                raise EmmaError(f"openai backend: {self.base_url} returned {len(choices)} choices for {len(prompts)} prompts")
+            answers = iter(choices)
+            for ctx, ids in encoded:
+                row = []
+                for _ in ids:
+                    values = (next(answers).get("logprobs") or {}).get("token_logprobs") or []
+                    if len(values) <= len(ctx) or values[len(ctx)] is None:
+                        raise EmmaError(
+                            f"openai backend: {self.base_url} does not return prompt logprobs (echo) for token-id prompts; "
+                            "EMMA-500's scoring needs a server that does (vLLM, llama.cpp)"
+                        )
+                    row.append(float(values[len(ctx)]))
+                out.append(row)
+            if progress:
+                progress(len(chunk))
+        return out
 
     def generate(self, requests: list[GenRequest], *, progress: Progress = None) -> list[str]:
         from emma.eval.generation import cut_at_stops

@@ -41,8 +41,9 @@ def generate(model, tokenizer, requests: list[GenRequest], *, batch_size: int = 
         ids = tokenizer(r.context, add_special_tokens=False)["input_ids"]
         if add_bos and tokenizer.bos_token_id is not None:
             ids = [tokenizer.bos_token_id] + ids
-        keep = max(1, limit - r.max_new_tokens)
-        encoded.append(ids[-keep:])  # left truncation keeps the end of the prompt, where the task is asked
+        # A prompt is cut (from the left: the end is where the task is asked) only when it does not fit
+        # the window with room for one new token; generation then stops at the window, as vLLM does.
+        encoded.append(ids[-(limit - 1) :])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[str | None] = [None] * len(requests)
     # Same settings together, then longest first, so left padding stays small.
@@ -70,7 +71,7 @@ def generate(model, tokenizer, requests: list[GenRequest], *, batch_size: int = 
             new = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
-                max_new_tokens=req.max_new_tokens,
+                max_new_tokens=max(1, min(req.max_new_tokens, limit - width)),
                 pad_token_id=pad,
                 stop_strings=stops or None,
                 tokenizer=tokenizer if stops else None,

@@ -142,6 +142,8 @@ def evaluate(
                         bar.update(todo, description=f"{model} {task_name} {lang}")
                         bar.reset(scored, total=None)
                         samples, result = task.run(be, data_dir, lang, task_options, progress=partial(bar.advance, scored))
+                        if not samples:  # an empty or header-only file: nothing scored is not a result
+                            raise EmmaError(f"{task_name}: language {lang} has no items to score in its data; fix or remove that file")
                         meta = language_record(identity, task_settings, samples, result, task.metrics)
                         write_jsonl(path, sample_rows(samples, model=identity["name"], task=task_name, lang=lang))
                         write_json(meta_path, meta)  # written last: marks the language done

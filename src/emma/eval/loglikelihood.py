@@ -177,3 +177,40 @@ def loglikelihoods(
                 progress(len(batch))
     scorer.flush()
     return out  # type: ignore[return-value]
+
+
+# --- the next token after a prompt (EMMA-500's classification scoring) ----------------------------
+
+
+def encode_prompt(tokenizer, text: str, *, max_length: int | None = None) -> list[int]:
+    """`tokenizer(text).input_ids` as a plain call writes it: the tokenizer's own special tokens (BOS for
+    Llama), and with `max_length` truncated as `truncation=True, max_length=...` does (from the
+    tokenizer's `truncation_side`, right by default: the first `max_length` tokens are kept)."""
+    kwargs = {"truncation": True, "max_length": max_length} if max_length is not None else {}
+    return [int(t) for t in tokenizer(text, **kwargs)["input_ids"]]
+
+
+def next_token_logprobs(
+    model, tokenizer, contexts: list[str], token_ids: list[list[int]], *, max_length: int | None = None, progress=None
+) -> list[list[float]]:
+    """For each context (tokenised by `encode_prompt`), the log-probability of each of its `token_ids`
+    as the token right after it. One context per forward pass, unpadded, as a plain
+    `model(**tokenizer(context, return_tensors="pt")).logits[0, -1]` runs it; only the last position
+    meets the LM head. Log-softmax at one position keeps the order of that position's logits, ties
+    included (equal logits give equal log-probabilities), so an argmax over the returned values is
+    the argmax over the raw logits."""
+    import inspect
+
+    device = next(model.parameters()).device
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    out = []
+    for context, ids in zip(contexts, token_ids):
+        enc = encode_prompt(tokenizer, context, max_length=max_length)
+        input_ids = torch.tensor([enc], device=device)
+        with torch.inference_mode():
+            logits = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **keep).logits[0, -1]
+            lp = logits.double().log_softmax(-1)
+        out.append([float(lp[t]) for t in ids])
+        if progress:
+            progress(1)
+    return out

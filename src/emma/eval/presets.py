@@ -28,6 +28,9 @@ EMMA500: dict[str, dict[str, Any]] = {
     "flores200": {"shots": 3, "seed": 42, "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 2048},
     # eval_xlsum.py: zero-shot, SamplingParams(temperature=0.6, top_p=0.9, max_tokens=64)
     "xlsum": {"shots": 0, "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 64},
+    # no MassiveSumm script in evaluation/: XL-Sum's settings
+    "massivesumm_long": {"shots": 0, "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 64},
+    "massivesumm_short": {"shots": 0, "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 64},
     # eval_polywrite.py: SamplingParams(temperature=0.6, top_p=0.9, max_tokens=512)
     "polywrite": {"shots": 0, "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 512},
     # eval_aya.py: SamplingParams(temperature=0.6, top_p=0.9, max_tokens=256)

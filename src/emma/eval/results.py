@@ -67,8 +67,11 @@ HIGHER_IS_BETTER = {
     "nll": False,
     "bpb": False,
     "self_bleu": False,  # lower: more diverse
+    "self_bleu_emma500": False,
+    "spbleu": True,
+    "bertscore_f1": True,
 }
-CI_OF_MEANS = {"rougeL"}  # means of item scores that also get a bootstrap interval
+CI_OF_MEANS = {"rougeL", "bertscore_f1"}  # means of item scores that also get a bootstrap interval
 IDENTITY_KEYS = ("name", "kind", "location", "fingerprint")
 
 
@@ -306,6 +309,8 @@ def _sacrebleu_metrics(metric: str) -> list:
 
     if metric == "bleu":
         return [sacrebleu.BLEU()]
+    if metric == "spbleu":
+        return [sacrebleu.BLEU(tokenize="flores200")]
     return [sacrebleu.CHRF(word_order=2), sacrebleu.CHRF()]  # chrF++ (emma's flores200), then plain chrF
 
 
@@ -359,7 +364,7 @@ def sample_stats(samples: list[dict], scores: dict, metrics: list[str]) -> dict[
                     arr = np.array(values)
                     ci95[m] = _spread(_resample(len(arr), lambda idx, arr=arr: arr[idx].mean(1)))[1]
             continue
-        if m in ("bleu", "chrf"):
+        if m in ("bleu", "chrf", "spbleu"):
             got = _corpus_mt(m, samples, value)
         elif m == "bpb":
             got = _corpus_bpb(samples, value)

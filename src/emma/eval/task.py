@@ -62,6 +62,9 @@ class TaskOptions:
     preset: str = "default"
     temperature: float | None = None  # sampled generation (None: the task's or preset's default; 0 = greedy)
     top_p: float | None = None
+    # BERTScore's model under --preset emma500 (summarisation): a hub id or local folder, `:N` for layer N;
+    # None: EMMA-500's bert-base-multilingual-cased (layer 9). See emma.eval.metrics.bertscore_f1
+    bertscore_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in ("default", "emma500"):

@@ -4,6 +4,7 @@ beside the target, renamed onto it; the umask decides the final permissions)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -55,14 +56,26 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def strict_json(obj: Any) -> Any:
+    """`obj` with NaN and infinities as null: JSON has no NaN, and strict readers (jq, JavaScript,
+    many JSON libraries) reject Python's `NaN` token."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    write_text(path, json.dumps(strict_json(obj), ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
 def write_jsonl(path: str | Path, rows) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json.dumps(strict_json(row), ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def append_jsonl(path: str | Path, row: dict) -> None:

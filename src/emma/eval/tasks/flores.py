@@ -1,22 +1,46 @@
 """FLORES-200 machine translation (NLLB Team, 2022): any direction, including X->Y between two
-non-English languages, k-shot with shots drawn (seeded, one RNG in item order) from the dev split,
-their ids recorded per item; BLEU and chrF++
-with sacrebleu's standard settings (13a tokenisation for BLEU, word order 2 for chrF++), each
-language pair's sacrebleu signatures recorded with its scores.
+non-English languages, k-shot with shots from the dev split, their ids recorded per item. Results
+are keyed `<src>-<tgt>`, each language pair's sacrebleu signatures recorded with its scores.
 
-Prompts: `lm-eval` (default, as lm-eval's translation tasks): "<Source> phrase: <text>\\n<Target> phrase:";
-`instruct`: "Translate the following sentence from <Source> to <Target>.\\n[<Source>]: <text>\\n[<Target>]:".
-Generation stops at the end of the line.
+Two presets (`--preset`); every setting below is the default preset's unless marked EMMA-500:
+- default (lm-eval's): prompt `lm-eval` "<Source> phrase: <text>\\n<Target> phrase:" (as lm-eval's
+  translation tasks) or `--prompt instruct` "Translate the following sentence from <Source> to
+  <Target>.\\n[<Source>]: <text>\\n[<Target>]:", language names without script; shots drawn
+  (seeded, one RNG in item order) from the dev split, each "<prompt> <reference>" followed by a blank
+  line; greedy decoding, 256 new tokens, stop at the end of the line, output stripped; metrics `bleu`
+  (sacrebleu defaults, 13a: lm-eval's `bleu`) and `chrf` (chrF++: lm-eval's `chrf++`).
+- `emma500` (EMMA-500's eval_flores200.py, eval_flores200.sh and evaluate.py):
+  - names: EMMA-500's flores200_langs.txt, with script qualifiers ("Chinese (Simplified)");
+  - prompt: the shots as "[<Source>]: <src>\\n[<Target>]: <tgt>\\n", concatenated, then
+    "Translate the following sentence from <Source> to <Target>\\n[<Source>]: <text>\\n[<Target>]:"
+    (no full stop after the instruction; it comes after the shots);
+  - shots: 3 (`--shots`), `--seed` 42; per direction `seeds = [randint(0, 1000) for each devtest
+    sentence]` from `Random(seed)`, and item i's shots are dev pairs `randint(0, len(dev) - 1)` drawn
+    `--shots` times from `Random(seeds[i])`, with replacement: Python's `random`, the calls in
+    EMMA-500's order, so an item gets EMMA-500's shots on the same data, and the same shots under
+    `--limit` as in the full run (the seeds cover every devtest sentence in file order);
+  - sentences read as EMMA-500 reads them (`readlines()`, each `.strip()`ed);
+  - decoding: sampling, temperature 0.6, top-p 0.9, up to 2048 new tokens, stop "\\n", seeded with
+    `--seed` (each overridable: --temperature, --top-p, --max-new-tokens); the output scored as
+    generated (not stripped; the stop string excluded, as vLLM returns it);
+  - metrics `spbleu` (`BLEU(tokenize="flores200")`, EMMA-500's BLEU) and `chrf` (chrF++), and `bleu`
+    (13a) beside them. spBLEU needs sacrebleu's flores200 SentencePiece model: sacrebleu downloads it
+    into its cache on first use; without network, `EMMA_FLORES200_SPM=/path/to/flores200sacrebleuspm`
+    gives a local copy (`emma.eval.metrics.ensure_flores200_spm`); checked before generating.
+  EMMA-500 generated with vLLM: sampled outputs match its in distribution, not token for token.
+  `--prompt` and `--shot-pool` do not apply under this preset.
 
 `--langs`: `xxx_Scrp` means both directions with English (eng_Latn-xxx_Scrp, xxx_Scrp-eng_Latn);
-`src-tgt` (`fra_Latn-deu_Latn`) or `src->tgt` in any code form (`fr->de`) one direction; `all` every language with English both ways.
-Results are keyed `<src>-<tgt>`; the resource-group tables count a pair for its non-English side.
-An item's id is its FLORES sentence id; `--limit` takes a seeded sample over the whole split.
+`src-tgt` (`fra_Latn-deu_Latn`) or `src->tgt` in any code form (`fr->de`) one direction; `all` every language
+with English both ways (EMMA-500's `--tgt_lang all` and `--tgt_lang eng_Latn` runs together).
+The resource-group tables count a pair for its non-English side. An item's id is its FLORES sentence
+id (line number in the FLORES layout); `--limit` takes a seeded sample over the whole split.
 
 Data (`--data-dir`), either layout:
+- the FLORES-200 release, as EMMA-500's script reads it: `{dev,devtest}/<xxx_Scrp>.{dev,devtest}`,
+  one sentence a line, aligned across languages; devtest is evaluated, dev gives shots;
 - SIB-200 (`<xxx_Scrp>/{dev,test}.tsv`): FLORES sentences, rows with the same `index_id` are
-  translations; `test` is evaluated, `dev` gives shots;
-- the FLORES-200 release: `{dev,devtest}/<xxx_Scrp>.{dev,devtest}`, one sentence a line, aligned.
+  translations; `test` is evaluated, `dev` gives shots.
 Hub: `openlanguagedata/flores_plus` (dev / devtest).
 """
 
@@ -27,12 +51,14 @@ import re
 from pathlib import Path
 
 from emma.errors import EmmaError
+from emma.eval import metrics
 from emma.eval.data import hub_rows
 from emma.eval.generation import GenRequest
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items, sample_shots
+from emma.eval.tasks._emma500 import decoding, flores200_name
 from emma.io import read_tsv
 
-METRICS = ["bleu", "chrf"]
+METRICS = ["bleu", "chrf", "spbleu"]  # spbleu: --preset emma500
 PIVOT = "eng_Latn"
 _PAIR = re.compile(r"[a-z]{2,3}_[A-Z][a-z]{3}-[a-z]{2,3}_[A-Z][a-z]{3}")
 
@@ -84,11 +110,12 @@ def group_key(pair: str) -> str:
     return src if tgt == PIVOT else tgt
 
 
-def _sentences(data_dir, lang: str, split: str) -> dict[str, str]:
-    """{sentence id: text} for one language and split ('dev' or 'test')."""
+def _sentences(data_dir, lang: str, split: str, *, strip: bool = False) -> dict[str, str]:
+    """{sentence id: text} for one language and split ('dev' or 'test'); `strip`: each sentence
+    `.strip()`ed and the FLORES files read line by line as `readlines()` splits them (EMMA-500's reading)."""
     if data_dir is None:
         rows = hub_rows("openlanguagedata/flores_plus", lang, "devtest" if split == "test" else "dev", "flores200")
-        return {str(r["id"]): r["text"] for r in rows}
+        return {str(r["id"]): r["text"].strip() if strip else r["text"] for r in rows}
     root = Path(data_dir)
     if _layout(root) == "flores":
         name = "devtest" if split == "test" else "dev"
@@ -96,18 +123,23 @@ def _sentences(data_dir, lang: str, split: str) -> dict[str, str]:
         if not path.is_file():
             raise EmmaError(f"flores200: {path} not found; --data-dir must hold {{dev,devtest}}/<xxx_Scrp>.{{dev,devtest}}")
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            if strip:
+                with path.open(encoding="utf-8") as f:
+                    lines = [line.strip() for line in f.readlines()]
+            else:
+                lines = path.read_text(encoding="utf-8").splitlines()
         except UnicodeDecodeError as exc:
             raise EmmaError(f"flores200: {path} is not valid UTF-8 (byte {exc.start})") from None
         return {str(i): line for i, line in enumerate(lines)}
     path = root / lang / f"{split}.tsv"
     if not path.is_file():
         raise EmmaError(f"flores200: {path} not found; --data-dir must hold <xxx_Scrp>/{{dev,test}}.tsv (SIB-200 layout)")
-    return {r["index_id"]: r["text"] for r in read_tsv(path, "flores200", required=("index_id", "text"))}
+    return {r["index_id"]: r["text"].strip() if strip else r["text"] for r in read_tsv(path, "flores200", required=("index_id", "text"), quoted=True)}
 
 
-def _parallel(data_dir, src: str, tgt: str, split: str) -> list[tuple[str, str, str]]:
-    a, b = _sentences(data_dir, src, split), _sentences(data_dir, tgt, split)
+def _parallel(data_dir, src: str, tgt: str, split: str, *, strip: bool = False) -> list[tuple[str, str, str]]:
+    """(id, source, target) for the ids both languages have, in the source's order."""
+    a, b = _sentences(data_dir, src, split, strip=strip), _sentences(data_dir, tgt, split, strip=strip)
     pairs = [(k, a[k], b[k]) for k in a if k in b]
     if not pairs:
         raise EmmaError(f"flores200: {src} and {tgt} share no sentence ids in the {split} split")
@@ -129,14 +161,51 @@ def make_prompt(style: str, src: str, tgt: str, text: str) -> str:
     raise EmmaError(f"flores200: unknown --prompt {style!r}; use lm-eval or instruct")
 
 
-def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
-    import sacrebleu
+def emma500_shot(src_name: str, tgt_name: str, source: str, target: str) -> str:
+    """One shot of EMMA-500's FLORES-200 prompt."""
+    return f"[{src_name}]: {source}\n[{tgt_name}]: {target}\n"
 
+
+def emma500_query(src_name: str, tgt_name: str, source: str) -> str:
+    """The item's part of EMMA-500's FLORES-200 prompt, after the shots."""
+    return f"Translate the following sentence from {src_name} to {tgt_name}\n[{src_name}]: {source}\n[{tgt_name}]:"
+
+
+def emma500_shot_indices(n_items: int, n_pool: int, shots: int, seed: int) -> list[list[int]]:
+    """Each devtest item's dev indices, as EMMA-500 draws them: `random.seed(seed)`, one
+    `randint(0, 1000)` per item, then per item `random.seed(seeds[i])` and `shots` times
+    `randint(0, n_pool - 1)` (with replacement). `random.Random(x)` is the same generator as the
+    module's after `random.seed(x)`, without touching the global one."""
+    seeder = random.Random(seed)
+    seeds = [seeder.randint(0, 1000) for _ in range(n_items)]
+    out = []
+    for s in seeds:
+        rnd = random.Random(s)
+        out.append([rnd.randint(0, n_pool - 1) for _ in range(shots)])
+    return out
+
+
+def _score(outputs: list[str], items: list[dict], *, spbleu: bool) -> dict:
+    bleu, chrf = metrics.bleu(), metrics.chrf()
+    refs = [[it["reference"] for it in items]]
+    scores = {"bleu": bleu.corpus_score(outputs, refs).score, "chrf": chrf.corpus_score(outputs, refs).score}
+    signatures = {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}
+    if spbleu:
+        sp = metrics.spbleu()
+        scores["spbleu"] = sp.corpus_score(outputs, refs).score
+        signatures["spbleu"] = str(sp.get_signature())
+    return {**scores, "signatures": signatures}
+
+
+def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
+    if opts.preset == "emma500":
+        return _run_emma500(backend, data_dir, pair, opts, progress)
     src, tgt = pair.split("-", 1)
     full = _parallel(data_dir, src, tgt, "test")
     test = [t for _, t in sample_items(full, opts.limit, opts.seed, mode=opts.limit_mode)]
     pool = _parallel(data_dir, src, tgt, "dev") if opts.shots else []
     rnd = random.Random(opts.seed)
+    gen = decoding(opts, max_new_tokens=256)
     requests: list[GenRequest] = []
     items: list[dict] = []
     for sid, source, reference in test:
@@ -153,19 +222,44 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
                 **({"shot_split": "dev"} if shots else {}),
             }
         )
-        requests.append(GenRequest(context, max_new_tokens=opts.max_new_tokens or 256, until=("\n",)))
+        requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
-    bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF(word_order=2)
-    refs = [[it["reference"] for it in items]]
-    corpus_bleu, corpus_chrf = bleu.corpus_score(outputs, refs), chrf.corpus_score(outputs, refs)
+    return _result(items, outputs, len(full), gen, spbleu=False)
+
+
+def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
+    """EMMA-500's eval_flores200.py for one direction (see the module docstring)."""
+    metrics.ensure_flores200_spm()  # before any generation: a missing model fails fast, in one line
+    src, tgt = pair.split("-", 1)
+    full = _parallel(data_dir, src, tgt, "test", strip=True)
+    pool = _parallel(data_dir, src, tgt, "dev", strip=True) if opts.shots else []
+    draws = emma500_shot_indices(len(full), len(pool), opts.shots, opts.seed)
+    s_name, t_name = flores200_name(src), flores200_name(tgt)
+    gen = decoding(opts, max_new_tokens=256, preset_task="flores200")
+    requests: list[GenRequest] = []
+    items: list[dict] = []
+    for i, (sid, source, reference) in sample_items(full, opts.limit, opts.seed, mode=opts.limit_mode):
+        shots = [pool[j] for j in draws[i]]
+        context = "".join(emma500_shot(s_name, t_name, s, t) for _, s, t in shots) + emma500_query(s_name, t_name, source)
+        items.append(
+            {
+                "id": sid,
+                "source": source,
+                "reference": reference,
+                "context": context,
+                "shots": [k for k, _, _ in shots],
+                **({"shot_split": "dev"} if shots else {}),
+            }
+        )
+        requests.append(GenRequest(context, until=("\n",), **gen))
+    outputs = backend.generate(requests, progress=progress)  # as generated: EMMA-500 scores outputs[0].text
+    return _result(items, outputs, len(full), gen, spbleu=True)
+
+
+def _result(items: list[dict], outputs: list[str], total: int, gen: dict, *, spbleu: bool) -> Result:
+    chrf = metrics.chrf()
     samples = [{**it, "prediction": out, "chrf": chrf.sentence_score(out, [it["reference"]]).score} for it, out in zip(items, outputs)]
-    return samples, {
-        "bleu": corpus_bleu.score,
-        "chrf": corpus_chrf.score,
-        "n": len(samples),
-        "n_total": len(full),
-        "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())},
-    }
+    return samples, {**_score(outputs, items, spbleu=spbleu), "n": len(samples), "n_total": total, "decoding": gen}
 
 
 TASKS = [
@@ -176,6 +270,7 @@ TASKS = [
         run,
         select=select,
         group_key=group_key,
-        description="FLORES-200 MT, any direction, BLEU and chrF++ (sacrebleu)",
+        description="FLORES-200 MT, any direction: bleu, chrf (chrF++); default lm-eval's prompt, greedy; --preset emma500: EMMA-500's prompt, "
+        "names, 3 seeded shots, sampling (0.6/0.9, 2048 tokens), + spbleu",
     )
 ]

@@ -10,12 +10,12 @@ An item's id is its index among the file's non-blank segments; `--limit` takes a
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from emma.errors import EmmaError
 from emma.eval.nll import summarize
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items
+from emma.io import read_lines, read_tsv
 
 METRICS = ["nll", "bpb"]
 _NEEDS_DIR = "nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders"
@@ -33,16 +33,12 @@ def available_languages(data_dir: DataDir) -> list[str]:
 def load_segments(data_dir: str | Path, lang: str) -> list[str]:
     root = Path(data_dir)
     txt, tsv = root / f"{lang}.txt", root / lang / "test.tsv"
-    try:
-        if txt.is_file():
-            segments = [line.strip() for line in txt.read_text(encoding="utf-8").splitlines() if line.strip()]
-        elif tsv.is_file():
-            with open(tsv, encoding="utf-8", newline="") as f:
-                segments = [r["text"].strip() for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if r.get("text")]
-        else:
-            raise EmmaError(f"nll: no {txt.name} or {lang}/test.tsv in {root}")
-    except UnicodeDecodeError as exc:
-        raise EmmaError(f"nll: {txt if txt.is_file() else tsv} is not valid UTF-8 (byte {exc.start})") from None
+    if txt.is_file():
+        segments = read_lines(txt, "nll")
+    elif tsv.is_file():
+        segments = [r["text"].strip() for r in read_tsv(tsv, "nll", quoted=True) if (r.get("text") or "").strip()]
+    else:
+        raise EmmaError(f"nll: no {txt.name} or {lang}/test.tsv in {root}")
     if not segments:
         raise EmmaError(f"nll: language {lang} has no text in {root} (empty language)")
     return segments

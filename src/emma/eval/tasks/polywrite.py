@@ -1,13 +1,26 @@
 """PolyWrite (EMMA-500's benchmark): 31 open-ended writing tasks, 155 prompts machine-translated
 into 240 languages (back-translation BLEU >= 20 kept). The model writes a text for each prompt.
 
-Metrics per language:
-- `self_bleu`: EMMA-500's diversity measure: each output's BLEU (sacrebleu) against the other
-  outputs of the same language as references, averaged; lower is more diverse.
+Metrics per language (both presets):
+- `self_bleu`: diversity: each output's BLEU (sacrebleu defaults) against all the other outputs of
+  the language as references, averaged; lower is more diverse. What EMMA-500's Self-BLEU meant.
+- `self_bleu_emma500`: EMMA-500's Self-BLEU as its evaluate.py computes it, `corpus_score([o_i],
+  [others])`: sacrebleu reads `[others]` as one reference stream aligned with the one hypothesis, so
+  each output is scored against the first other output only (`emma.eval.metrics` has the detail).
+  Reported to compare with EMMA-500's tables; `self_bleu` is the measure to use.
 - `in_script`: share of outputs whose main script (GlotScript) is the language's script;
 - `in_language`: share of outputs a fastText LID model (`--lid-model`, GlotLID's `model.bin`
   works) labels as the requested language; reported only when a model is given.
 EMMA-500 reported Self-BLEU alone, which rewards a model that writes varied text in the wrong language.
+
+Presets (`--preset`):
+- default (emma's own; lm-eval has no such task): the prompt text stripped and a newline added;
+  greedy decoding, 256 new tokens, no stop string; outputs stripped before scoring.
+- `emma500` (EMMA-500's eval_polywrite.py): the prompt is `prompt_translated` exactly as it is (no
+  newline added); sampling, temperature 0.6, top-p 0.9, 512 new tokens, seeded with `--seed`;
+  outputs scored as generated. EMMA-500 generated with vLLM: sampled outputs match its in
+  distribution, not token for token.
+`--temperature`, `--top-p`, `--max-new-tokens` and `--seed` override either.
 
 Local layout (as the hub repository `MaLA-LM/PolyWrite`): `<data_dir>/<xxx_Scrp>.jsonl`, one prompt
 a line; the prompt text is taken from `prompt_translated` (else `prompt`, `text`), and `category`,
@@ -19,15 +32,18 @@ sample stratified by `category`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from emma.errors import EmmaError
+from emma.eval import metrics
 from emma.eval.data import require
 from emma.eval.generation import GenRequest
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean, sample_items
+from emma.eval.tasks._emma500 import decoding
 from emma.io import read_jsonl
 from emma.text import script_matches
 
-METRICS = ["self_bleu", "in_script", "in_language"]
+METRICS = ["self_bleu", "self_bleu_emma500", "in_script", "in_language"]
 _TEXT_FIELDS = ("prompt_translated", "prompt", "text")
 
 
@@ -60,13 +76,13 @@ def load(data_dir, lang: str) -> list[dict]:
 
 
 def self_bleu(outputs: list[str]) -> float:
-    """Mean sentence BLEU of each output against all the others (EMMA-500's Self-BLEU)."""
-    import sacrebleu
+    """Mean BLEU of each output against all the others as references (`emma.eval.metrics.self_bleu`)."""
+    return metrics.self_bleu(outputs)
 
-    if len(outputs) < 2:
-        return float("nan")
-    scores = [sacrebleu.sentence_bleu(out, outputs[:i] + outputs[i + 1 :]).score for i, out in enumerate(outputs)]
-    return mean(scores)
+
+def self_bleu_emma500(outputs: list[str]) -> float:
+    """EMMA-500's Self-BLEU, each output against the first other one (`emma.eval.metrics.self_bleu_emma500`)."""
+    return metrics.self_bleu_emma500(outputs)
 
 
 def in_script(text: str, lang: str) -> bool:
@@ -82,6 +98,14 @@ def lid_labels(model, texts: list[str]) -> list[str]:
     return [label for label, _ in predict(model, texts)]
 
 
+def prompt_of(row: dict, opts: TaskOptions) -> str:
+    """The exact text sent: under --preset emma500 the prompt as it is (`prompt_translated`, EMMA-500's
+    field, else the row's other prompt field), else the prompt stripped plus a newline."""
+    if opts.preset == "emma500":
+        return row["_prompt"]
+    return row["_prompt"].strip() + "\n"
+
+
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     all_rows = load(data_dir, lang)
     chosen = sample_items(all_rows, opts.limit, opts.seed, lambda r: str(r.get("category")), mode=opts.limit_mode)
@@ -89,29 +113,47 @@ def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progr
     from emma.lid import load_lid
 
     lid = load_lid(opts.lid_model, "--lid-model") if opts.lid_model else None  # before generating: a bad path fails fast
-    requests = [
-        GenRequest(r["_prompt"].strip() + "\n", max_new_tokens=opts.max_new_tokens or 256, until=(), temperature=0.0, seed=opts.seed) for r in rows
-    ]
-    outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
-    labels = lid_labels(lid, outputs) if lid else [None] * len(outputs)
-    samples = []
-    for (i, r), out, label in zip(chosen, outputs, labels):
-        s = {
+    gen = decoding(opts, max_new_tokens=256, preset_task="polywrite")
+    contexts = [prompt_of(r, opts) for r in rows]
+    requests = [GenRequest(c, until=(), **gen) for c in contexts]
+    outputs = backend.generate(requests, progress=progress)
+    if opts.preset != "emma500":
+        outputs = [o.strip() for o in outputs]
+    labels = lid_labels(lid, [o.strip() for o in outputs]) if lid else [None] * len(outputs)
+    samples: list[dict[str, Any]] = []
+    for (i, r), context, out, label in zip(chosen, contexts, outputs, labels):
+        s: dict[str, Any] = {
             "id": i,
             "name": r.get("name"),
             "category": r.get("category"),
             "prompt_en": r.get("prompt_en"),
-            "context": r["_prompt"].strip() + "\n",  # the exact prompt sent
+            "context": context,  # the exact prompt sent
             "prediction": out,
             "in_script": float(in_script(out, lang)),
         }
         if label is not None:
             s |= {"lid": label, "in_language": float(label == lang)}
         samples.append(s)
-    scores = {"self_bleu": self_bleu(outputs), "in_script": mean(s["in_script"] for s in samples), "n": len(samples), "n_total": len(all_rows)}
+    scores: dict[str, Any] = {
+        "self_bleu": self_bleu(outputs),
+        "self_bleu_emma500": self_bleu_emma500(outputs),
+        "in_script": mean(s["in_script"] for s in samples),
+        "n": len(samples),
+        "n_total": len(all_rows),
+        "decoding": gen,
+    }
     if opts.lid_model:
         scores["in_language"] = mean(s["in_language"] for s in samples)
     return samples, scores
 
 
-TASKS = [Task("polywrite", METRICS, languages, run, description="PolyWrite open-ended generation: Self-BLEU, script and LID checks")]
+TASKS = [
+    Task(
+        "polywrite",
+        METRICS,
+        languages,
+        run,
+        description="PolyWrite open-ended generation: self_bleu (multi-reference), self_bleu_emma500 (EMMA-500's), script and LID checks; "
+        "default greedy; --preset emma500: EMMA-500's prompt as is, sampling (0.6/0.9, 512 tokens)",
+    )
+]
