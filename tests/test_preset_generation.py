@@ -244,6 +244,18 @@ def test_flores200_spm_model_absent_and_not_downloadable_is_one_clear_error(tmp_
         metrics.ensure_flores200_spm(tmp_path / "missing.model")
 
 
+def test_flores200_spbleu_can_be_switched_off_explicitly(tmp_path, sacrebleu_cache, monkeypatch):
+    """Where sacrebleu's flores200 model cannot be had, EMMA_FLORES200_SPM=off runs everything else as
+    EMMA-500 did and records that spBLEU was not computed (it is never silently missing)."""
+    base = flores_from_sib(tmp_path)
+    monkeypatch.setenv(metrics.FLORES200_SPM_ENV, "off")
+    samples, scores = get_task("flores200").run(FakeBackend(lambda r, i: " a b c"), str(base), "fra_Latn-eng_Latn", emma500("flores200", limit=4))
+    assert len(samples) == 4 and "spbleu" not in scores and {"chrf", "bleu"} <= set(scores)
+    assert scores["spbleu_skipped"].startswith("EMMA_FLORES200_SPM=off")
+    with pytest.raises(EmmaError, match="switched off"):
+        metrics.ensure_flores200_spm()
+
+
 def test_flores200_local_spm_model_is_linked_where_sacrebleu_looks(tmp_path, tiny_spm, sacrebleu_cache):
     path = metrics.ensure_flores200_spm()
     assert path == sacrebleu_cache / "models" / "flores200sacrebleuspm" and path.read_bytes() == tiny_spm.read_bytes()

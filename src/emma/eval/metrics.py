@@ -116,6 +116,8 @@ def ensure_flores200_spm(local_model: str | Path | None = None) -> Path:
     """
     expected = flores200_spm_path()
     local = local_model or os.environ.get(FLORES200_SPM_ENV) or None
+    if local and str(local).strip().lower() == "off":
+        raise EmmaError(f"{FLORES200_SPM_ENV}=off: spBLEU was switched off; unset it to compute spBLEU")
     if local:
         src = Path(local).expanduser()
         if not _usable(src):

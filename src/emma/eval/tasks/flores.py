@@ -46,6 +46,7 @@ Hub: `openlanguagedata/flores_plus` (dev / devtest).
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -229,7 +230,10 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
 
 def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
     """EMMA-500's eval_flores200.py for one direction (see the module docstring)."""
-    metrics.ensure_flores200_spm()  # before any generation: a missing model fails fast, in one line
+    # EMMA_FLORES200_SPM=off: no spBLEU (the model cannot be had here), the rest as EMMA-500 did it; recorded
+    no_spbleu = os.environ.get(metrics.FLORES200_SPM_ENV, "").strip().lower() == "off"
+    if not no_spbleu:
+        metrics.ensure_flores200_spm()  # before any generation: a missing model fails fast, in one line
     src, tgt = pair.split("-", 1)
     full = _parallel(data_dir, src, tgt, "test", strip=True)
     pool = _parallel(data_dir, src, tgt, "dev", strip=True) if opts.shots else []
@@ -253,7 +257,10 @@ def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptio
         )
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = backend.generate(requests, progress=progress)  # as generated: EMMA-500 scores outputs[0].text
-    return _result(items, outputs, len(full), gen, spbleu=True)
+    samples, scores = _result(items, outputs, len(full), gen, spbleu=not no_spbleu)
+    if no_spbleu:
+        scores["spbleu_skipped"] = f"{metrics.FLORES200_SPM_ENV}=off: spBLEU not computed"
+    return samples, scores
 
 
 def _result(items: list[dict], outputs: list[str], total: int, gen: dict, *, spbleu: bool) -> Result:
