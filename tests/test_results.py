@@ -426,3 +426,26 @@ def test_atomic_writes_honour_the_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0600
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755  # mkdtemp alone would give 0700
+
+
+def test_a_nan_score_is_written_as_null_and_reused(tmp_path, monkeypatch):
+    """A score with no value (Self-BLEU of one output) is null in the files and a rerun reuses it."""
+
+    def languages(data_dir):
+        return ["eng_Latn"]
+
+    runs = []
+
+    def run(backend, data_dir, lang, opts, progress=None):
+        runs.append(lang)
+        return [{"id": 0, "x": 1.0}], {"x": float("nan"), "n": 1}
+
+    registry.all_tasks()
+    monkeypatch.setitem(registry._tasks, "nanny", Task("nanny", ["x"], languages, run))
+    monkeypatch.setattr(backends, "make_backend", lambda kind, model, batch_size=8: Fake(model))
+    first = evaluate(["org/nan-model"], ["nanny"], tmp_path / "o")["org--nan-model"]["nanny"]
+    again = evaluate(["org/nan-model"], ["nanny"], tmp_path / "o")["org--nan-model"]["nanny"]
+    assert runs == ["eng_Latn"] and first["eng_Latn"]["x"] is None or math.isnan(first["eng_Latn"]["x"])
+    assert again["eng_Latn"]["x"] is None
+    text = (tmp_path / "o" / "org--nan-model" / "scores.json").read_text()
+    assert "NaN" not in text and json.loads(text)["nanny"]["eng_Latn"]["x"] is None

@@ -190,7 +190,7 @@ def read_language_record(path: Path, identity: dict, folder: Path) -> dict:
     data = _load_json(path, fix)
     if not isinstance(data, dict) or not isinstance(data.get("settings"), dict) or not isinstance(data.get("scores"), dict):
         raise EmmaError(f"{path}: not an emma result file (no settings and scores objects); {fix}")
-    if any(not isinstance(v, (int, float)) for v in data["scores"].values()):
+    if any(v is not None and not isinstance(v, (int, float)) for v in data["scores"].values()):  # None: NaN, written as null
         raise EmmaError(f"{path}: not an emma result file (a score that is not a number); {fix}")
     if "model" not in data:
         raise _legacy(path, folder)

@@ -213,16 +213,7 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
         shots = sample_shots(pool, opts.shots, rnd)
         head = "".join(make_prompt(opts.prompt, src, tgt, s) + f" {r}\n\n" for _, s, r in shots)
         context = head + make_prompt(opts.prompt, src, tgt, source)
-        items.append(
-            {
-                "id": sid,
-                "source": source,
-                "reference": reference,
-                "context": context,
-                "shots": [k for k, _, _ in shots],
-                **({"shot_split": "dev"} if shots else {}),
-            }
-        )
+        items.append(_item(sid, source, reference, context, shots))
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
     return _result(items, outputs, len(full), gen, spbleu=False)
@@ -245,22 +236,25 @@ def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptio
     for i, (sid, source, reference) in sample_items(full, opts.limit, opts.seed, mode=opts.limit_mode):
         shots = [pool[j] for j in draws[i]]
         context = "".join(emma500_shot(s_name, t_name, s, t) for _, s, t in shots) + emma500_query(s_name, t_name, source)
-        items.append(
-            {
-                "id": sid,
-                "source": source,
-                "reference": reference,
-                "context": context,
-                "shots": [k for k, _, _ in shots],
-                **({"shot_split": "dev"} if shots else {}),
-            }
-        )
+        items.append(_item(sid, source, reference, context, shots))
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = backend.generate(requests, progress=progress)  # as generated: EMMA-500 scores outputs[0].text
     samples, scores = _result(items, outputs, len(full), gen, spbleu=not no_spbleu)
     if no_spbleu:
         scores["spbleu_skipped"] = f"{metrics.FLORES200_SPM_ENV}=off: spBLEU not computed"
     return samples, scores
+
+
+def _item(sid: str, source: str, reference: str, context: str, shots: list[tuple[str, str, str]]) -> dict:
+    """One translation item as its per-sample row records it (the shots by id, from the dev split)."""
+    return {
+        "id": sid,
+        "source": source,
+        "reference": reference,
+        "context": context,
+        "shots": [k for k, _, _ in shots],
+        **({"shot_split": "dev"} if shots else {}),
+    }
 
 
 def _result(items: list[dict], outputs: list[str], total: int, gen: dict, *, spbleu: bool) -> Result:
