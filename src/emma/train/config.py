@@ -94,11 +94,19 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
         key, sep, value = item.partition("=")
         if not sep:
             raise EmmaError(f"--set {item!r}: use key=value, e.g. --set steps=10")
-        node = raw
         *parents, leaf = key.split(".")
-        for p in parents:
+        if not all(parents) or not leaf:
+            raise EmmaError(f"--set {item!r}: the key has an empty part; use key=value or section.key=value, e.g. --set lora.r=8")
+        node = raw
+        for n, p in enumerate(parents):
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+            if not isinstance(node, dict):
+                where = ".".join(parents[: n + 1])
+                raise EmmaError(f"--set {item!r}: {where} is a single value ({node!r}), not a section with keys; use --set {where}=value")
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise EmmaError(f"--set {item!r}: the value is not valid YAML: {str(exc).splitlines()[0]}") from None
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as exc:

@@ -181,11 +181,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     if (out / "train.json").is_file() and json.loads((out / "train.json").read_text()).get("config") == settings:
         log.info("%s is already trained with these settings; nothing to do", out)
         return json.loads((out / "train.json").read_text())
-    claim_run_dir(out, settings, what="training", hint="use another --out, or delete it", write=rank == 0)
+    hint = "use another --out, or delete it"
+    claim_run_dir(out, settings, what="training", hint=hint, write=False)  # checked now, written once model and data are read
     if trainer_dir.is_dir() and any(trainer_dir.glob("checkpoint-*")) and not resume:
         raise EmmaError(f"{out} has checkpoints from an earlier run; pass --resume to continue it, or choose another --out")
-    if rank == 0:
-        write_text(out / "config.yaml", _yaml(settings))
 
     torch.manual_seed(cfg.seed)
     lm = load_model(cfg.model, dtype=cfg.dtype)
@@ -225,6 +224,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     weights = manifest_weights or language_weights(counts, cfg.data.alpha)
     per_step = cfg.batch_size * cfg.grad_accum * _world_size()
     plan = sample_plan(train_blocks, weights, cfg.steps * per_step, cfg.seed)
+    if rank == 0:  # the model and the data are good: record the settings (a bad model or data leaves no config behind)
+        claim_run_dir(out, settings, what="training", hint=hint)
+        write_text(out / "config.yaml", _yaml(settings))
 
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
