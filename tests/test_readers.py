@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from conftest import SIB200, need
-from emma.io import read_tsv
+from emma.io import read_sib_tsv, read_tsv
 
 
 def test_quoted_tsv_is_decoded_as_pandas_reads_it(tmp_path):
     f = tmp_path / "test.tsv"
     f.write_text('index_id\tcategory\ttext\n1\thealth\t"He said ""no"" twice."\n2\ttravel\tplain "inner" quotes\n', encoding="utf-8")
-    rows = read_tsv(f, "x", quoted=True)
+    rows = read_sib_tsv(f, "x", pandas_na=False)
     assert [r["text"] for r in rows] == ['He said "no" twice.', 'plain "inner" quotes']
     assert read_tsv(f, "x")[0]["text"] == '"He said ""no"" twice."'  # other TSV formats keep quotes as text
 
@@ -25,7 +25,7 @@ def test_real_sib200_files_match_pandas():
     for lang in ("eng_Latn", "zho_Hant", "arb_Arab", "swh_Latn"):
         for split in ("train", "test"):
             path = root / lang / f"{split}.tsv"
-            ours = [(int(r["index_id"]), r["category"], r["text"]) for r in read_tsv(path, "x", quoted=True)]
+            ours = [(int(r["index_id"]), r["category"], r["text"]) for r in read_sib_tsv(path, "x", pandas_na=False)]
             frame = pd.read_csv(path, delimiter="\t", index_col="index_id", keep_default_na=False)
             theirs = [(int(i), r["category"], r["text"]) for i, r in frame.iterrows()]
             assert ours == theirs, (lang, split)

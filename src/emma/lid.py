@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.io import atomic_path, read_jsonl, read_tsv
+from emma.io import atomic_path, read_jsonl, read_sib_tsv
 from emma.languages import normalize
 
 _SPACE = re.compile(r"\s+")
@@ -50,7 +50,7 @@ def load_labelled(data: str | Path, split: str = "train") -> list[tuple[str, str
     if root.is_dir() and any((p / f"{split}.tsv").is_file() for p in root.iterdir() if p.is_dir()):
         for folder in sorted(p for p in root.iterdir() if (p / f"{split}.tsv").is_file()):
             lang = normalize(folder.name)
-            pairs += [(r["text"], lang) for r in read_tsv(folder / f"{split}.tsv", "lid", required=("text",), quoted=True)]
+            pairs += [(r["text"], lang) for r in read_sib_tsv(folder / f"{split}.tsv", "lid", pandas_na=False)]
     else:
         files = sorted(root.glob(f"*{split}*.jsonl")) if root.is_dir() else [root]
         if not files or not all(f.is_file() for f in files):

@@ -21,7 +21,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from emma.errors import EmmaError
-from emma.io import jsonl_records, read_text, read_tsv, write_jsonl
+from emma.io import jsonl_records, read_sib_tsv, read_text, write_jsonl
 from emma.io.readers import describe
 from emma.text import UNSPACED_SCRIPTS, script_matches, sentences, words
 
@@ -81,7 +81,7 @@ class SIBReader(_Reader):
 
     def documents(self):
         for folder in sorted(p for p in Path(self.path).iterdir() if (p / f"{self.split}.tsv").is_file()):
-            for r in read_tsv(folder / f"{self.split}.tsv", "corpus", required=("text",), quoted=True):
+            for r in read_sib_tsv(folder / f"{self.split}.tsv", "corpus", pandas_na=False):
                 yield Document(
                     text=r["text"], id=f"{folder.name}/{self.split}/{r.get('index_id')}", metadata={"lang": folder.name, "source": self.source}
                 )

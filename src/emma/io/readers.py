@@ -89,19 +89,15 @@ def read_json_or_jsonl(path: str | Path, what: str | None = None) -> list[dict]:
     return rows
 
 
-def read_tsv(
-    path: str | Path, what: str | None = None, fieldnames: list[str] | None = None, required: tuple[str, ...] = (), *, quoted: bool = False
-) -> list[dict]:
-    """Tab-separated rows (a header line unless `fieldnames` is given). Quotes are plain text, except
-    with `quoted`: CSV quoting (a field that starts with `"` is quoted, `""` inside it is one `"`),
-    as pandas and `datasets` read the SIB-200/FLORES files (7,688 of their 205,820 texts are quoted)."""
+def read_tsv(path: str | Path, what: str | None = None, fieldnames: list[str] | None = None, required: tuple[str, ...] = ()) -> list[dict]:
+    """Tab-separated rows (a header line unless `fieldnames` is given); quotes are plain text (the
+    SIB-200/FLORES layout, CSV-quoted, has its own reader: `read_sib_tsv`)."""
     path = Path(path)
     if not path.is_file():
         raise EmmaError(f"{_prefix(what)}{path}: file not found")
     try:
         with open(path, encoding="utf-8", newline="") as f:
-            quoting: dict = {"quotechar": '"', "doublequote": True, "quoting": csv.QUOTE_MINIMAL} if quoted else {"quoting": csv.QUOTE_NONE}
-            rows = list(csv.DictReader(f, fieldnames=fieldnames, delimiter="\t", **quoting))
+            rows = list(csv.DictReader(f, fieldnames=fieldnames, delimiter="\t", quoting=csv.QUOTE_NONE))
     except UnicodeDecodeError as exc:
         raise EmmaError(f"{_prefix(what)}{path} is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from None
     first = 1 if fieldnames else 2
@@ -151,3 +147,86 @@ def read_documents(path: str | Path, what: str) -> dict[str, list[tuple[str, str
     if not docs:
         raise EmmaError(f"{what}: no documents in {path}")
     return docs
+
+
+COLUMNS = ("index_id", "category", "text")
+# pandas' default `na_values` (pandas._libs.parsers.STR_NA_VALUES): read_csv makes these fields NaN
+PANDAS_NA = frozenset(
+    [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+)
+
+
+def read_sib_tsv(path: str | Path, what: str, *, header: bool = True, skip_bad_lines: bool = False, pandas_na: bool = True) -> list[dict]:
+    """The SIB-200/FLORES layout (CSV-quoted TSV: 7,688 of its 205,820 texts use `""` quoting), read
+    as `pd.read_csv(path, delimiter="\\t", index_col="index_id")` reads it: the rows it keeps, in order, as dicts of
+    `COLUMNS` (`header`: from the first line, else `names=COLUMNS`); `skip_bad_lines`: pandas'
+    `engine="python", on_bad_lines="skip"` (Python's csv module in strict mode, a record it refuses
+    skipped, a row with too many fields skipped), else its C reader (a row with too many fields is
+    an error). `pandas_na`: NA strings and missing fields are None (pandas' NaN); without it (emma's
+    own reading of the headerless layout) an empty or missing field is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmmaError(f"{what}: {path}: file not found")
+    fields: list[str] | None = None if header else list(COLUMNS)
+    first_len: int | None = None
+    rows: list[dict] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, delimiter="\t", quotechar='"', doublequote=True, quoting=csv.QUOTE_MINIMAL, strict=skip_bad_lines)
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    if skip_bad_lines:
+                        continue
+                    raise EmmaError(f"{what}: {path}:{reader.line_num}: {exc}") from None
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # pandas' skip_blank_lines: an empty line, or one of spaces
+                if fields is None:
+                    fields = record
+                    missing = [c for c in COLUMNS if c not in fields]
+                    if missing:
+                        raise EmmaError(f"{what}: {path}: the header has no {', '.join(missing)} column")
+                    continue
+                if first_len is None:
+                    first_len = len(record)
+                    if len(record) > len(fields):
+                        raise EmmaError(
+                            f"{what}: {path}:{reader.line_num}: the first row has {len(record)} fields, not {len(fields)} (pandas fails here too)"
+                        )
+                if len(record) > len(fields):
+                    if skip_bad_lines:
+                        continue
+                    raise EmmaError(f"{what}: {path}:{reader.line_num}: expected {len(fields)} fields, saw {len(record)} (as pandas' reader says)")
+                values = record + [""] * (len(fields) - len(record))
+                row: dict[str, str | None] = dict(zip(fields, values))
+                if pandas_na:
+                    row = {k: None if v in PANDAS_NA else v for k, v in row.items()}
+                elif any(not (row[c] or "").strip() for c in COLUMNS):
+                    raise EmmaError(f"{what}: {path}:{reader.line_num} is malformed: need tab-separated {', '.join(COLUMNS)}")
+                rows.append({c: row[c] for c in COLUMNS})
+    except UnicodeDecodeError as exc:
+        raise EmmaError(f"{what}: {path} is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8") from None
+    return rows

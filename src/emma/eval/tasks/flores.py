@@ -57,7 +57,7 @@ from emma.eval.data import hub_rows
 from emma.eval.generation import GenRequest
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items, sample_shots
 from emma.eval.tasks._emma500 import decoding, flores200_name
-from emma.io import read_tsv
+from emma.io import read_sib_tsv
 
 METRICS = ["bleu", "chrf", "spbleu"]  # spbleu: --preset emma500
 PIVOT = "eng_Latn"
@@ -135,7 +135,7 @@ def _sentences(data_dir, lang: str, split: str, *, strip: bool = False) -> dict[
     path = root / lang / f"{split}.tsv"
     if not path.is_file():
         raise EmmaError(f"flores200: {path} not found; --data-dir must hold <xxx_Scrp>/{{dev,test}}.tsv (SIB-200 layout)")
-    return {r["index_id"]: r["text"].strip() if strip else r["text"] for r in read_tsv(path, "flores200", required=("index_id", "text"), quoted=True)}
+    return {r["index_id"]: r["text"].strip() if strip else r["text"] for r in read_sib_tsv(path, "flores200", pandas_na=False)}
 
 
 def _parallel(data_dir, src: str, tgt: str, split: str, *, strip: bool = False) -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from emma.errors import EmmaError
 from emma.eval.nll import summarize
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items
-from emma.io import read_lines, read_tsv
+from emma.io import read_lines, read_sib_tsv
 
 METRICS = ["nll", "bpb"]
 _NEEDS_DIR = "nll needs --data-dir: a folder of <xxx_Scrp>.txt files or <xxx_Scrp>/test.tsv folders"
@@ -36,7 +36,7 @@ def load_segments(data_dir: str | Path, lang: str) -> list[str]:
     if txt.is_file():
         segments = read_lines(txt, "nll")
     elif tsv.is_file():
-        segments = [r["text"].strip() for r in read_tsv(tsv, "nll", quoted=True) if (r.get("text") or "").strip()]
+        segments = [r["text"].strip() for r in read_sib_tsv(tsv, "nll", pandas_na=False)]
     else:
         raise EmmaError(f"nll: no {txt.name} or {lang}/test.tsv in {root}")
     if not segments:
