@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from emma.eval.loglikelihood import _score_whole_sequences as whole
 from emma.eval.loglikelihood import encode_pair, loglikelihoods
 
 REQUESTS = [
@@ -40,9 +41,17 @@ def test_encode_pair_follows_lm_eval(smollm2):
     assert ctx[0] == tok.bos_token_id and tok.decode(cont) == " yes"
 
 
+@pytest.mark.parametrize("path", ["whole sequences", "cached contexts"])
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
-def test_equals_a_plain_forward_pass_smollm2(smollm2, batch_size):
+def test_equals_a_plain_forward_pass_smollm2(smollm2, batch_size, path, monkeypatch):
+    """Both ways of running a context (whole sequences batched across items; once, its cache shared by its continuations)."""
+    from emma.eval import loglikelihood
+
+    monkeypatch.setattr(loglikelihood, "FLAT_RECOMPUTE_TOKENS", 10**9 if path == "whole sequences" else 0)
+    calls = []
+    monkeypatch.setattr(loglikelihood, "_score_whole_sequences", lambda *a, **k: calls.append(a[3]) or whole(*a, **k))
     got = loglikelihoods(smollm2.model, smollm2.tokenizer, REQUESTS, batch_size=batch_size)
+    assert sorted(calls[0]) == (list(range(len(REQUESTS))) if path == "whole sequences" else [])
     for (c, x), g in zip(REQUESTS, got):
         want, greedy = plain(smollm2.model, smollm2.tokenizer, c, x)
         assert g.logprob == pytest.approx(want, abs=fp32_tolerance(g.tokens))

@@ -604,7 +604,7 @@ def test_preset_through_the_harness_records_emma500s_settings(tmp_path, monkeypa
     (model / "config.json").write_text("{}")
     (model / "model.safetensors").write_bytes(b"weights")
     fake = FakeBackend(lambda r, i: " Un deux.")
-    monkeypatch.setattr(backends, "make_backend", lambda kind, spec, batch_size=8: fake)
+    monkeypatch.setattr(backends, "make_backend", lambda kind, spec, options=None: fake)
     base = tmp_path / "fl"
     for split in ("dev", "devtest"):
         for lang, text in (("eng_Latn", "One two."), ("fra_Latn", "Un deux.")):

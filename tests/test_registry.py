@@ -147,7 +147,7 @@ def test_a_users_package_adds_a_task_by_entry_point(fresh, tmp_path, monkeypatch
 
     fake = FakeBackend()
     assert isinstance(fake, Backend)
-    monkeypatch.setattr(backends, "make_backend", lambda kind, model, batch_size=8: fake)
+    monkeypatch.setattr(backends, "make_backend", lambda kind, model, options=None: fake)
     scores = evaluate(["some-model"], ["mytask"], tmp_path / "out", options=TaskOptions(limit=2))
     assert scores["some-model"]["mytask"]["eng_Latn"] == {"acc": 0.5, "n": 2}  # " 4"/" 5" tie (wrong), " blue" wins
     assert scores["some-model"]["mytask"]["_overall"]["acc"] == 0.5

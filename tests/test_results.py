@@ -93,7 +93,7 @@ class Fake:
 def fakes(monkeypatch):
     made: dict[str, Fake] = {}
 
-    def make(kind, model, batch_size=8):
+    def make(kind, model, options=None):
         return made.setdefault(f"{kind}:{model}", Fake(model))
 
     monkeypatch.setattr(backends, "make_backend", make)
@@ -442,7 +442,7 @@ def test_a_nan_score_is_written_as_null_and_reused(tmp_path, monkeypatch):
 
     registry.all_tasks()
     monkeypatch.setitem(registry._tasks, "nanny", Task("nanny", ["x"], languages, run))
-    monkeypatch.setattr(backends, "make_backend", lambda kind, model, batch_size=8: Fake(model))
+    monkeypatch.setattr(backends, "make_backend", lambda kind, model, options=None: Fake(model))
     first = evaluate(["org/nan-model"], ["nanny"], tmp_path / "o")["org--nan-model"]["nanny"]
     again = evaluate(["org/nan-model"], ["nanny"], tmp_path / "o")["org--nan-model"]["nanny"]
     assert runs == ["eng_Latn"] and first["eng_Latn"]["x"] is None or math.isnan(first["eng_Latn"]["x"])

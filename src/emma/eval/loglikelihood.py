@@ -47,6 +47,11 @@ def encode_pair(tokenizer, context: str, continuation: str, *, add_bos: bool = F
 
 
 MIN_SHARED_PREFIX = 8  # tokens; shorter shared prefixes are not worth a cache copy
+FLAT_RECOMPUTE_TOKENS = 64
+"""A context sharing no long prefix with another is run once per continuation, as whole sequences
+batched across items (lm-eval's way), when that repeats fewer context tokens than this: zero-shot
+tasks with short contexts and few choices (XCOPA) spend more on the cached path's per-context calls
+and cache copies than its sharing saves. Longer or many-choice contexts keep the cached path."""
 
 
 def _common_prefix(a, b) -> int:
@@ -133,6 +138,16 @@ def loglikelihoods(
     out: list[LogLikelihood | None] = [None] * len(requests)
     scorer = _HeadScorer(head, softcap, out)
     contexts = sorted(groups)  # lexicographic: contexts sharing a prefix (few-shot examples) are neighbours
+    common = [_common_prefix(a, b) for a, b in zip(contexts, contexts[1:])]
+    flat = [
+        i
+        for n, ctx in enumerate(contexts)
+        if max(common[n - 1] if n else 0, common[n] if n < len(common) else 0) < MIN_SHARED_PREFIX
+        and (len(groups[ctx]) - 1) * len(ctx) < FLAT_RECOMPUTE_TOKENS
+        for i in groups.pop(ctx)
+    ]
+    _score_whole_sequences(backbone, scorer, encoded, flat, batch_size=batch_size, pad=pad, device=device, progress=progress)
+    contexts = sorted(groups)
     anchors: list[tuple[tuple[int, ...], object]] = []  # trie path of (prefix, its KV cache), shortest first
     for n, ctx in enumerate(contexts):
         members = groups[ctx]
@@ -177,6 +192,27 @@ def loglikelihoods(
                 progress(len(batch))
     scorer.flush()
     return out  # type: ignore[return-value]
+
+
+def _score_whole_sequences(backbone, scorer: _HeadScorer, encoded, indices: list[int], *, batch_size: int, pad: int, device, progress) -> None:
+    """Context + continuation as one sequence per request, longest first in right-padded batches (lm-eval's
+    way); the positions predicting the continuation go to the LM head."""
+    order = sorted(indices, key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        rows = [encoded[i][0] + encoded[i][1][:-1] for i in batch]  # the last token is predicted, never fed
+        ids = torch.full((len(batch), len(rows[0])), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for r, row in enumerate(rows):
+            ids[r, : len(row)] = torch.tensor(row)
+            mask[r, : len(row)] = 1
+        with torch.inference_mode():
+            hidden = backbone(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        for r, i in enumerate(batch):
+            ctx, cont = encoded[i]
+            scorer.add(i, hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(cont)], cont)
+        if progress:
+            progress(len(batch))
 
 
 # --- the next token after a prompt (EMMA-500's classification scoring) ----------------------------

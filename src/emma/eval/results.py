@@ -99,10 +99,10 @@ def _hub_snapshot(repo_id: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
-def model_identity(spec: str, backend: str) -> dict[str, Any]:
-    """Who `spec` is, for `backend`: see the module docstring. Resolving a path or alias raises the
-    same one-line errors loading it would."""
-    common = {"spec": spec, "backend": backend, "dtype": DTYPES.get(backend), "revision": None}
+def model_identity(spec: str, backend: str, dtype: str | None = None) -> dict[str, Any]:
+    """Who `spec` is, for `backend` in `dtype` (default: the backend's own, DTYPES): see the module
+    docstring. Resolving a path or alias raises the same one-line errors loading it would."""
+    common = {"spec": spec, "backend": backend, "dtype": dtype or DTYPES.get(backend), "revision": None}
     if backend == "openai":
         if "@" not in spec:
             raise EmmaError(f"backend openai needs --model <name>@<base_url>, e.g. my-model@http://localhost:8000/v1; got {spec!r}")
@@ -455,7 +455,7 @@ def _model_args(identity: dict) -> str:
     return args
 
 
-def lm_eval_results(identity: dict, runs: list[TaskRun], *, settings: dict, batch_size: int, data_dir: str | None, started: float) -> dict:
+def lm_eval_results(identity: dict, runs: list[TaskRun], *, settings: dict, batch_size: int | str, data_dir: str | None, started: float) -> dict:
     """One call's results as lm-eval 0.4's `results_<date>.json` holds them: a subtask per
     (task, key) named `<task>_<key>` and a group per task (the macro-average over its keys, stderr
     pooled as sqrt(sum se^2)/k), metric keys `<metric>,none` and `<metric>_stderr,none`."""

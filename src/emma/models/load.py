@@ -15,7 +15,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from emma.errors import EmmaError
 from emma.io import atomic_dir, write_json
@@ -196,8 +196,14 @@ def checkpoint_path(spec: str) -> tuple[str, Path | str]:
     return kind, path
 
 
-def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) -> LoadedModel:
-    """Load model + tokenizer for `spec`; raise EmmaError with one clear line on failure."""
+TOKENIZER_ARGS = ("revision", "trust_remote_code", "token", "cache_dir", "subfolder")  # model args the tokenizer takes too
+
+
+def load_model(spec: str, *, dtype: str = "float32", device: str | None = None, model_args: dict | None = None) -> LoadedModel:
+    """Load model + tokenizer for `spec`; raise EmmaError with one clear line on failure.
+    `model_args` go to `from_pretrained` (`device_map`, `attn_implementation`, `revision`,
+    `trust_remote_code`, ...; the tokenizer gets those it takes); with a `device_map` the model is
+    placed by it, else moved to `device`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -206,11 +212,15 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) 
     if torch_dtype is None:
         raise EmmaError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = cast("CausalLM", AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype))
+        extra = dict(model_args or {})
+        tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in extra.items() if k in TOKENIZER_ARGS})
+        model = cast("CausalLM", AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **extra))
     except EmmaError:
         raise
     except Exception as exc:
+        if model_args and isinstance(exc, (TypeError, ValueError)):
+            detail = f"{type(exc).__name__}: {str(exc)[:160]}"
+            raise EmmaError(f"could not load {spec!r} with --model-args {model_args} ({detail}); fix or drop them") from None
         if kind == "hub":
             raise EmmaError(
                 f"could not load {spec!r} from the Hugging Face hub ({type(exc).__name__}); check the id and network, "
@@ -222,7 +232,7 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None) 
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
-    if device:
+    if device and "device_map" not in (model_args or {}):
         model.to(device)  # type: ignore[arg-type]  # transformers wraps `to` with functools.wraps; typeshed's _Wrapped is no method
     name = spec if spec in ALIASES else Path(str(spec)).name.removesuffix(".gguf")
     return LoadedModel(model=model, tokenizer=tokenizer, name=name.replace("/", "--"), source=spec, path=str(path))
@@ -239,5 +249,5 @@ def generate_text(lm: LoadedModel, prompt: str, *, max_new_tokens: int = 40, tem
     if temperature > 0:
         kwargs["temperature"] = temperature
     with torch.no_grad():
-        out = model.generate(**inputs, **kwargs)
+        out = cast(Any, model).generate(**inputs, **kwargs)  # transformers releases type `generate` differently
     return cast(str, tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))  # one sequence: one str
