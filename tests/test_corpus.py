@@ -114,6 +114,81 @@ def test_pack_bad_input_is_one_line(tmp_path, tiny_model_dir):
     assert res.returncode == 2 and "xx-nope" in res.stderr.strip().splitlines()[-1]
 
 
+def _documents_of(stream: np.ndarray, eos: int) -> list[tuple[int, ...]]:
+    cuts = np.flatnonzero(stream == eos)
+    return [tuple(part.tolist()) for part in np.split(stream, cuts + 1) if part.size]
+
+
+def test_pack_in_tasks_streams_the_same_documents_and_resumes_after_a_failed_task(tmp_path, tiny_model_dir, monkeypatch):
+    """Three input files over two pack tasks: every language holds the same documents as one task
+    gives (in task order), the counts add up, and a task that dies is redone on the rerun while the
+    finished one is not; nothing of the parts is left behind."""
+    from transformers import AutoTokenizer
+
+    from emma.corpus import pack as pack_mod
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for k in range(3):
+        rows = [{"text": f"File {k} line {i}: the river runs past the house.", "lang": "en", "source": f"s{k}"} for i in range(30)]
+        rows += [{"text": f"Faili {k} mstari {i}: mto unapita.", "lang": "swh"} for i in range(5 + k)]
+        write_docs(folder / f"part{k}.jsonl", rows)
+    eos = AutoTokenizer.from_pretrained(tiny_model_dir).eos_token_id
+    one = pack_mod.pack(folder, str(tiny_model_dir), tmp_path / "one")
+    monkeypatch.setattr(pack_mod, "FLUSH_TOKENS", 64)  # many flushes: parts are appended to, not rewritten
+
+    real_documents, calls, died = pack_mod.documents, [], []
+
+    def dying(path):
+        calls.append(path.name)
+        if path.name == "part1.jsonl" and calls.count("part1.jsonl") == 2 and not died:  # the counting pass, then the task
+            died.append(path)
+            raise RuntimeError("killed")
+        yield from real_documents(path)
+
+    monkeypatch.setattr(pack_mod, "documents", dying)
+    with pytest.raises(Exception, match="killed|failed"):
+        pack_mod.pack(folder, str(tiny_model_dir), tmp_path / "two", tasks=2)
+    assert not (tmp_path / "two" / "eng_Latn.npy").exists()
+    calls.clear()
+    two = pack_mod.pack(folder, str(tiny_model_dir), tmp_path / "two", tasks=2)
+    assert calls.count("part0.jsonl") == 1 and calls.count("part1.jsonl") == 2  # task 0 (parts 0, 2) was not redone
+    assert one["tokens"] == two["tokens"]
+    for lang in ("eng_Latn", "swh_Latn"):
+        a, b = np.load(tmp_path / "one" / f"{lang}.npy"), np.load(tmp_path / "two" / f"{lang}.npy")
+        assert sorted(_documents_of(a, eos)) == sorted(_documents_of(b, eos)) and a.size == b.size
+        # task 0 read part0 and part2, task 1 part1: the stream is task 0's documents, then task 1's
+        first = {"eng_Latn": 30, "swh_Latn": 5}[lang]  # part0's documents
+        assert _documents_of(b, eos)[:first] == _documents_of(a, eos)[:first]
+        assert _documents_of(b, eos)[first : 2 * first] == _documents_of(a, eos)[-first:] or lang == "swh_Latn"
+    packed = yaml.safe_load((tmp_path / "two" / "packed.yaml").read_text())["languages"]
+    assert packed["swh_Latn"]["documents"] == 5 + 6 + 7 and set(packed["eng_Latn"]["sources"]) == {"s0", "s1", "s2"}
+    assert packed["eng_Latn"]["max_id"] == int(np.load(tmp_path / "two" / "eng_Latn.npy").max())
+    assert not (tmp_path / "two" / ".parts").exists() and not (tmp_path / "two" / "logs").exists()
+
+
+def test_shard_blocks_are_read_from_the_stream_on_disk(tmp_path):
+    """`emma train` reads shards block by block from the file: the same blocks the list version
+    cut (a one-token tail dropped), held-out slices, pickling (DataLoader workers) and the max id."""
+    import pickle
+
+    from emma.train.data import StreamBlocks, block_tokens, hold_out
+
+    for size in (2, 15, 16, 17, 33, 48):
+        stream = (np.arange(size, dtype=np.uint32) * 7) % 1000
+        np.save(tmp_path / "s.npy", stream)
+        blocks = StreamBlocks(tmp_path / "s.npy", 16)
+        want = [stream[i : i + 16].astype(np.int64).tolist() for i in range(0, size, 16) if size - i > 1]
+        assert [b.tolist() for b in blocks] == want
+        assert block_tokens(blocks) == sum(len(b) for b in want) and blocks.max_id() == int(stream.max())
+        train, held = hold_out({"x": blocks}, 1)
+        assert [b.tolist() for b in train["x"]] + [b.tolist() for b in held.get("x", [])] == want
+        if "x" in held:
+            assert block_tokens(train["x"]) + block_tokens(held["x"]) == block_tokens(blocks)
+        again = pickle.loads(pickle.dumps(blocks))
+        assert len(pickle.dumps(blocks)) < 1000 and [b.tolist() for b in again] == want  # the path travels, not the tokens
+
+
 # --- LID ------------------------------------------------------------------------------------
 
 
@@ -248,44 +323,6 @@ def test_build_reads_plain_text_and_applies_per_language_thresholds(tmp_path):
     # the short Swahili line falls under its own threshold; the 18-character Chinese line passes (unspaced: 20 // 3)
     assert stats["languages"]["swh_Latn"]["documents"] == 1 and stats["languages"]["cmn_Hans"]["documents"] == 1
     assert stats["rejected"] == {"too_short": 1}
-
-
-def test_build_hands_chained_stages_to_slurm(tmp_path, monkeypatch):
-    from datatrove.executor import SlurmPipelineExecutor
-
-    from emma.corpus.build import build, load_build_config
-
-    src = tmp_path / "docs.jsonl"
-    write_docs(src, [{"text": "Watu wote wamezaliwa huru, hadhi na haki zao ni sawa.", "lang": "swh"}])
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"sources": [{"name": "s", "type": "jsonl", "path": str(src)}], "executor": {"type": "slurm"}}))
-    with pytest.raises(EmmaError, match="options.time"):
-        build(load_build_config(cfg), tmp_path / "o")
-    launched = []
-    monkeypatch.setattr(SlurmPipelineExecutor, "run", lambda self: launched.append(self))  # no sbatch here: record instead
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "sources": [{"name": "s", "type": "jsonl", "path": str(src)}],
-                "executor": {"type": "slurm", "options": {"time": "1:00:00", "partition": "cpu"}},
-            }
-        )
-    )
-    assert build(load_build_config(cfg), tmp_path / "o") == {"submitted": True, "out": str(tmp_path / "o")}
-    chain, ex = [], launched[0]
-    while ex is not None:
-        chain.append(ex.job_name)
-        ex = ex.depends
-    assert chain == [
-        "emma_3_mh_filter",
-        "emma_3_mh_cluster",
-        "emma_3_mh_buckets",
-        "emma_3_mh_sigs",
-        "emma_2_exact_filter",
-        "emma_2_exact_find",
-        "emma_2_exact_sigs",
-        "emma_1_filter",
-    ]
 
 
 def test_build_reads_parquet(tmp_path):

@@ -5,6 +5,7 @@ their share, and a plan of which block is seen when, fixed by the seed."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sized
 
 import torch
 
@@ -22,7 +23,7 @@ def language_weights(token_counts: dict[str, int], alpha: float) -> dict[str, fl
     return {lang: w / z for lang, w in raw.items()}
 
 
-def sample_plan(blocks: dict[str, list[list[int]]], weights: dict[str, float], n: int, seed: int) -> list[tuple[str, int]]:
+def sample_plan(blocks: Mapping[str, Sized], weights: dict[str, float], n: int, seed: int) -> list[tuple[str, int]]:
     """`n` (language, block index) picks: language by weight, then that language's blocks in
     a shuffled order, reshuffled at every pass (epoch)."""
     rng = random.Random(seed)
