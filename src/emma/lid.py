@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.io import atomic_path, read_jsonl, read_sib_tsv
+from emma.io import atomic_path, read_jsonl, read_sib_tsv, scratch_path
 from emma.languages import normalize
 
 _SPACE = re.compile(r"\s+")
@@ -70,21 +70,25 @@ def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: FastTextS
     """Train and save (atomically) a fastText model (`verbose=2`: fastText's own progress line). The lines are shuffled (seeded): fastText reads
     its file in order while its learning rate decays, so a file sorted by language lets the last of
     a group of close varieties take the others' texts (every Arabic dialect became arz_Arab)."""
-    import os
     import random
-    import tempfile
-
-    import fasttext
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"__label__{lang} {clean(t)}\n" for t, lang in pairs]
     random.Random(settings.seed).shuffle(lines)
-    fd, data = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".train.txt")
+    with scratch_path(out, ".train.txt") as data:
+        data.write_text("".join(lines), encoding="utf-8")
+        model = _train_supervised(str(data), settings, verbose)
+    with atomic_path(out, suffix=".bin") as tmp:
+        model.save_model(str(tmp))
+    return model
+
+
+def _train_supervised(data: str, settings, verbose: int):
+    import fasttext
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.writelines(lines)
-        model = fasttext.train_supervised(
+        return fasttext.train_supervised(
             data,
             epoch=settings.epoch,
             lr=settings.lr,
@@ -104,11 +108,6 @@ def train_lid(pairs: list[tuple[str, str]], out: str | Path, settings: FastTextS
             f"fastText training diverged (NaN loss) at learning rate {settings.lr}; lower it (e.g. --lr {settings.lr / 2:g}) "
             f"or train on more text per language"
         ) from None
-    finally:
-        os.unlink(data)
-    with atomic_path(out, suffix=".bin") as tmp:
-        model.save_model(str(tmp))
-    return model
 
 
 def load_lid(path: str | Path, what: str = "LID model"):

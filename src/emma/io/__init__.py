@@ -1,6 +1,6 @@
 """Files in and out: atomic writes, one reader per format, and the guard that keeps one run per folder."""
 
-from emma.io.atomic import append_jsonl, atomic_dir, atomic_path, ensure_writable_dir, write_json, write_jsonl, write_text
+from emma.io.atomic import append_jsonl, atomic_dir, atomic_path, ensure_writable_dir, scratch_path, write_json, write_jsonl, write_text
 from emma.io.readers import (
     jsonl_records,
     read_documents,
@@ -18,6 +18,7 @@ __all__ = [
     "append_jsonl",
     "atomic_dir",
     "atomic_path",
+    "scratch_path",
     "claim_run_dir",
     "ensure_writable_dir",
     "jsonl_records",

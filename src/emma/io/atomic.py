@@ -34,21 +34,85 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return path
 
 
+_writes = 0
+
+
+def _fault_point(path: Path) -> None:
+    """Fault injection for the kill-anywhere tests (tests/test_kill_anywhere.py): `EMMA_WRITE_LOG=F`
+    appends each atomic write's target to F; `EMMA_KILL_AT_WRITE=N` makes the process SIGKILL itself
+    at its N-th atomic write, the temporary file complete and not yet renamed onto its target."""
+    global _writes
+    if not (os.environ.get("EMMA_KILL_AT_WRITE") or os.environ.get("EMMA_WRITE_LOG")):
+        return
+    _writes += 1
+    if log := os.environ.get("EMMA_WRITE_LOG"):
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()} {_writes} {path}\n")
+    if os.environ.get("EMMA_KILL_AT_WRITE") == str(_writes):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _clear_leftovers(path: Path) -> None:
+    """Remove the temporaries a killed writer of `path` left beside it: their names carry the
+    writer's pid, and only those of processes that are gone are removed (a live writer keeps its own)."""
+    for old in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = old.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
+    _clear_leftovers(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix + ".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets what open() would give it
     try:
         yield tmp_path
+        _fault_point(path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def scratch_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """A temporary file beside `path` for work towards it (fastText's training text), removed after
+    the block; named like `atomic_path`'s temporaries, so one a kill left behind is cleared by the
+    next write of `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix + ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -91,10 +155,12 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside `path`; it replaces `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    _clear_leftovers(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
+        _fault_point(path)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
