@@ -68,6 +68,10 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     gradient_checkpointing: bool = False
+    # how the processes `torchrun --nproc_per_node N` starts share the work: ddp (each holds the whole model),
+    # fsdp (PyTorch FSDP2: parameters, gradients and optimizer state sharded), zero2 (DeepSpeed ZeRO-2: gradients
+    # and optimizer state sharded), zero3 (ZeRO-3: parameters too); fsdp and zero* need at least 2 processes
+    strategy: Literal["ddp", "fsdp", "zero2", "zero3"] = "ddp"
     save_steps: int = Field(50, ge=1)
     save_total_limit: int = Field(2, ge=1)  # two: a corrupt newest checkpoint falls back to the one before
     keep_checkpoints: bool = True  # keep trainer/ (resumable checkpoints) once the final model is saved
