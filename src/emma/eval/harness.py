@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from emma.errors import EmmaError
+from emma.eval.backend import BackendOptions
 from emma.eval.presets import PRESETS, options_for
 from emma.eval.registry import get_task
 from emma.eval.results import (
@@ -64,6 +65,16 @@ def select_languages(task: Task, data_dir: DataDir, langs: str | None, groups: d
     return [resolve(code.strip(), available) for code in langs.split(",") if code.strip()]
 
 
+def finished_record(model_dir: Path, task_name: str, lang: str, identity: dict, settings: dict) -> dict | None:
+    """The language record of (task, lang) in `model_dir` when that language is done and stands for
+    this run (both files there, the same settings, the same model through the same backend and dtype),
+    else None. A corrupt record or another model's is one clear error line (`read_language_record`)."""
+    path = model_dir / task_name / f"{lang}.jsonl"
+    meta_path = path.with_suffix(".json")
+    meta = read_language_record(meta_path, identity, model_dir) if meta_path.exists() else None
+    return meta if meta and path.exists() and meta["settings"] == settings and same_run(meta["model"], identity) else None
+
+
 def aggregate(per_lang: dict[str, dict], groups: dict[str, str], metrics: list[str], group_key: GroupKey | None = None) -> dict:
     """Macro-average over languages, per resource group and overall: the tasks' NaN-safe mean, so a
     language without a score (NaN, or a metric it lacks) is skipped; a metric no language has is left out."""
@@ -95,11 +106,19 @@ def evaluate(
     batch_size: int = 8,
     preset: str | None = None,
     explicit: Collection[str] = (),
+    backend_options: BackendOptions | None = None,
+    write_summary: bool = True,
 ) -> dict:
     """Run `tasks` on each model; returns {result folder name: {task: scores.json's entry}}.
     `preset` ("emma500") fills in each task's settings from `emma.eval.presets`, except the
-    TaskOptions fields named in `explicit` (the ones the user set)."""
-    from emma.eval.backends import make_backend
+    TaskOptions fields named in `explicit` (the ones the user set). `backend_options` (device, dtype,
+    model args, ...; default: `batch_size` alone) say how the backend runs each model.
+    `write_summary=False` writes the per-language files only, not the model's scores.json and
+    results_<date>.json (a Slurm array task runs a shard of the languages; `emma.eval.slurm`)."""
+    from emma.eval.backends import make_backend, run_dtype
+
+    backend_options = backend_options or BackendOptions(batch_size=batch_size)
+    dtype = run_dtype(backend, backend_options)  # checked (and a GPU asked for looked up) before any work
 
     out = ensure_writable_dir(out)
     groups = groups or {}
@@ -110,12 +129,12 @@ def evaluate(
     all_scores: dict[str, dict] = {}
     for model in models:
         started = time.time()
-        identity = model_identity(model, backend)
+        identity = model_identity(model, backend, dtype)
         be = None
         if identity["kind"] == "hub" and identity["fingerprint"] is None:
             # Not in the local hub cache: loading downloads it, and then the identity names its snapshot.
-            be = make_backend(backend, model, batch_size=batch_size)
-            identity = model_identity(model, backend)
+            be = make_backend(backend, model, backend_options)
+            identity = model_identity(model, backend, dtype)
         model_dir = out / identity["name"]
         scores_path = model_dir / "scores.json"
         existing = check_folder(model_dir, identity)  # another model's folder is refused here, before any work
@@ -136,9 +155,9 @@ def evaluate(
                 for lang in chosen:
                     path = model_dir / task_name / f"{lang}.jsonl"
                     meta_path = path.with_suffix(".json")
-                    meta = read_language_record(meta_path, identity, model_dir) if meta_path.exists() else None
-                    if not (meta and path.exists() and meta["settings"] == task_settings and same_run(meta["model"], identity)):
-                        be = be or make_backend(backend, model, batch_size=batch_size)
+                    meta = finished_record(model_dir, task_name, lang, identity, task_settings)
+                    if meta is None:
+                        be = be or make_backend(backend, model, backend_options)
                         bar.update(todo, description=f"{model} {task_name} {lang}")
                         bar.reset(scored, total=None)
                         samples, result = task.run(be, data_dir, lang, task_options, progress=partial(bar.advance, scored))
@@ -152,7 +171,8 @@ def evaluate(
             per_lang = {lang: r["scores"] for lang, r in records.items()}
             existing[task_name] = {**per_lang, **aggregate(per_lang, groups, task.metrics, task.group_key), **task_extras(records)}
             existing = {"_model": identity, **{k: v for k, v in existing.items() if k != "_model"}}
-            write_json(scores_path, existing)
+            if write_summary:
+                write_json(scores_path, existing)
             all_scores.setdefault(model_dir.name, {})[task_name] = existing[task_name]
             overall = existing[task_name].get("_overall", {})
             runs.append(TaskRun(task_name, task.description, task.metrics, records, overall))
@@ -163,6 +183,8 @@ def evaluate(
                 + f" over {len(per_lang)} languages"
                 + (f" ({len(cut)} of them on fewer items than the language has or than asked: _partial in scores.json)" if cut else "")
             )
-        doc = lm_eval_results(identity, runs, settings=settings, batch_size=batch_size, data_dir=data_dir, started=started)
-        write_lm_eval_results(model_dir, doc)
+        used = getattr(be, "current_batch_size", None) or backend_options.batch_size or "auto"
+        doc = lm_eval_results(identity, runs, settings=settings, batch_size=used, data_dir=data_dir, started=started)
+        if write_summary:
+            write_lm_eval_results(model_dir, doc)
     return all_scores
