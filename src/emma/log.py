@@ -124,14 +124,32 @@ def setup_logging(verbosity: int = 0) -> None:
 
             disable_progress_bars()
 
+    # DeepSpeed (for `strategy: zero2/zero3`), once installed, is imported with accelerate by every command and, on a
+    # CPU-only torch, warns each time that it found no GPU; there it is told it runs on CPU
+    if "DS_ACCELERATOR" not in os.environ and _cpu_only_torch():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+
     logging.captureWarnings(True)
     warnings.showwarning = _show_warning
     if LOGURU_ENV in os.environ:  # a datatrove run configured earlier in this process
         os.environ[LOGURU_ENV] = logging.getLevelName(theirs)
 
 
+def _cpu_only_torch() -> bool:
+    """Whether the installed torch is a CPU build (read from its version, without importing it)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torch").endswith("+cpu")
+    except metadata.PackageNotFoundError:
+        return False
+
+
 def configure_datatrove() -> None:
     """Hold datatrove's (loguru's) console output at the third-party level; call before a pipeline runs."""
+    from emma.procs import tie_datatrove_children
+
+    tie_datatrove_children()  # its worker processes die with emma instead of outliving a kill
     level = logging.getLevelName(_state["third_party"])
     os.environ[LOGURU_ENV] = level
     _install_loguru_clamp()
@@ -153,11 +171,19 @@ def _install_loguru_clamp() -> None:
 
     def add(self, sink, *args, **kwargs):
         floor = os.environ.get(LOGURU_ENV)
+        if not (sink is sys.stderr or sink is sys.__stderr__):
+            # a task log file that cannot be written (disk full) raises, and the command ends with one
+            # error line, instead of loguru printing its own traceback for every record it cannot write
+            kwargs.setdefault("catch", False)
         if floor and (sink is sys.stderr or sink is sys.__stderr__):
             requested = kwargs.get("level", "DEBUG")
             requested_no = requested if isinstance(requested, int) else self.level(requested).no
             if requested_no < self.level(floor).no:
                 kwargs["level"] = floor
+            if self.level(floor).no >= self.level("WARNING").no and "filter" not in kwargs:
+                # a failing task's traceback stays in its task log (and -vv shows it): the exception goes
+                # on to emma's handler, which prints the one error line
+                kwargs["filter"] = lambda record: record["exception"] is None
         return original(self, sink, *args, **kwargs)
 
     add._emma_clamp = True  # type: ignore[attr-defined]

@@ -40,7 +40,8 @@ def tie_datatrove_children() -> None:
 
     def pool(self, processes=None, initializer=None, initargs=(), *args, **kwargs):
         if initializer is None:  # a pool with its own initializer is left alone
-            initializer, initargs = die_with_parent, (os.getpid(),)
+            # no parent check: under forkserver a worker's parent is the fork server, which itself ends with emma
+            initializer, initargs = die_with_parent, ()
         return original_pool(self, processes, initializer, initargs, *args, **kwargs)
 
     multiprocess.Manager = manager
