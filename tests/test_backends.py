@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from emma.errors import EmmaError
-from emma.eval.backend import Backend
+from emma.eval.backend import Backend, BackendOptions
 from emma.eval.backends import HFBackend, OpenAIBackend, VLLMBackend, make_backend
 from emma.eval.generation import GenRequest, cut_at_stops
 from emma.models import LoadedModel, load_model
@@ -71,7 +72,7 @@ def tiny(tiny_model_dir):
 def test_openai_backend_equals_hf_backend(tiny):
     server = serve(tiny)
     try:
-        remote = OpenAIBackend(f"tiny@http://127.0.0.1:{server.server_port}/v1", batch_size=3)
+        remote = OpenAIBackend(f"tiny@http://127.0.0.1:{server.server_port}/v1", BackendOptions(batch_size=3))
         local = HFBackend(tiny)
         requests = [
             ("The label of [a storm] is", " weather"),
@@ -91,7 +92,7 @@ def test_openai_backend_errors_are_one_line(tiny):
     with pytest.raises(EmmaError, match="<name>@<base_url>"):
         make_backend("openai", "just-a-name")
     with pytest.raises(EmmaError, match="cannot reach"):
-        OpenAIBackend("m@http://127.0.0.1:9/v1", timeout=2).generate([GenRequest("x", max_new_tokens=1)])
+        OpenAIBackend("m@http://127.0.0.1:9/v1", BackendOptions(timeout=2, max_retries=0)).generate([GenRequest("x", max_new_tokens=1)])
     server = serve(tiny, echo_logprobs=False)
     try:
         with pytest.raises(EmmaError, match="does not return prompt logprobs"):
@@ -100,17 +101,13 @@ def test_openai_backend_errors_are_one_line(tiny):
         server.shutdown()
 
 
-def test_vllm_backend_needs_its_extra():
-    pytest.importorskip("torch")
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        with pytest.raises(EmmaError, match=r"emma\[vllm\]"):
-            make_backend("vllm", "smollm2-135m")
-    else:  # pragma: no cover - only on a GPU machine with vLLM
-        pytest.skip("vLLM is installed: covered by the GPU run")
+def test_vllm_backend_needs_its_extra(monkeypatch):
+    """Without vLLM (here: hidden from import), one line naming the way to install it; tests/test_vllm.py runs the real one."""
     with pytest.raises(EmmaError, match="unknown backend"):
         make_backend("tgi", "x")
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    with pytest.raises(EmmaError, match=r"needs vLLM, which is not installed here: bash scripts/setup.sh --with vllm .*emma\[vllm\]"):
+        make_backend("vllm", "smollm2-135m")
 
 
 def test_every_backend_implements_the_protocol(tiny):

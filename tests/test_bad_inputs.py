@@ -53,6 +53,10 @@ def _prepare(root: Path) -> None:
     (d / "corpus_typo.yaml").write_text(GOOD_CORPUS + "workerz: 2\n")
     (d / "corpus_nosources.yaml").write_text("tokenizer: smollm2-135m\n")
     (d / "corpus_badtype.yaml").write_text(GOOD_CORPUS.replace("type: jsonl", "type: bogus"))
+    (d / "corpus.yaml").write_text(GOOD_CORPUS)
+    (d / "corpus_slurm_unknown_option.yaml").write_text(GOOD_CORPUS + "executor: {type: slurm, options: {time: 10, nosuch: 1}}\n")
+    (d / "corpus_slurm_reserved_option.yaml").write_text(GOOD_CORPUS + "executor: {type: slurm, options: {time: 10, tasks: 4}}\n")
+    (d / "corpus_ray_bad_option.yaml").write_text(GOOD_CORPUS + "executor: {type: ray, options: {partition: cpu}}\n")
     (d / "docs.jsonl").write_text(json.dumps({"text": "Every human being has rights.", "lang": "eng_Latn"}) + "\n")
     (d / "bad.jsonl").write_text('{"text": "ok", "lang": "eng_Latn"}\n{not json\n')
     (d / "nolang.jsonl").write_text(json.dumps({"text": "Every human being has rights."}) + "\n")
@@ -105,6 +109,7 @@ EVAL_SIB = [*EVAL, "--data-dir", "{sib}", "--langs", "eng_Latn"]
 GEN = ["generate", "-m", "{tiny}", "hello"]
 TRAIN = ["train", "{in}/train.yaml", "--out", "{t}/out", "--set", "model={tiny}"]
 DEMO = ["demo", "--model", "{tiny}", "--out", "{t}/out"]
+BUILD = ["corpus", "build", "{in}/corpus.yaml", "--out", "{t}/out"]
 PACK = ["corpus", "pack", "{in}/docs.jsonl", "--tokenizer", "{tiny}", "--out", "{t}/out"]
 MIX = ["corpus", "mix", "{in}/stats.yaml", "--out", "{t}/out/mix.yaml"]
 LIDT = ["lid", "train", "--data-dir", "{in}/lid_train.jsonl", "--out", "{t}/out/lid.bin"]
@@ -138,6 +143,9 @@ CASES: list[tuple[str, list[str]]] = [
     ("gen-temperature-abc", [*GEN, "--temperature", "abc"]),
     ("gen-seed-abc", [*GEN, "--seed", "abc"]),
     ("gen-no-prompt", ["generate", "-m", "{tiny}"]),
+    ("gen-device-cuda-absent", [*GEN, "--device", "cuda"]),
+    ("gen-dtype-bogus", [*GEN, "--dtype", "half"]),
+    ("gen-model-args-bad", [*GEN, "--model-args", "revision"]),
     # ---- eval: models
     ("eval-model-missing", ["eval", "-m", "{t}/nope", "--tasks", "sib200", "--out", "{t}/out"]),
     ("eval-model-not-a-model", ["eval", "-m", "{in}/notmodel", "--tasks", "sib200", "--out", "{t}/out"]),
@@ -166,6 +174,23 @@ CASES: list[tuple[str, list[str]]] = [
     ("eval-limit-abc", [*EVAL, "--limit", "abc"]),
     ("eval-batch-size-zero", [*EVAL, "--batch-size", "0"]),
     ("eval-batch-size-neg", [*EVAL, "--batch-size", "-3"]),
+    ("eval-batch-size-abc", [*EVAL, "--batch-size", "abc"]),
+    ("eval-batch-size-float", [*EVAL, "--batch-size", "2.5"]),
+    # ---- eval: devices, dtypes, model args (no GPU here: asking for one is an error)
+    ("eval-device-cuda-absent", [*EVAL, "--device", "cuda"]),
+    ("eval-device-cuda-index-absent", [*EVAL, "--device", "cuda:3"]),
+    ("eval-device-cuda-bad-index", [*EVAL, "--device", "cuda:x"]),
+    ("eval-device-bogus", [*EVAL, "--device", "tpu"]),
+    (
+        "eval-device-for-server",
+        ["eval", "-m", "m@http://127.0.0.1:9/v1", "--backend", "openai", "--tasks", "sib200", "--out", "{t}/out", "--device", "cpu"],
+    ),
+    ("eval-dtype-bogus", [*EVAL, "--dtype", "float8"]),
+    ("eval-model-args-no-equals", [*EVAL, "--model-args", "attn_implementation"]),
+    ("eval-model-args-no-key", [*EVAL, "--model-args", "=sdpa"]),
+    ("eval-num-concurrent-zero", [*EVAL, "--num-concurrent", "0"]),
+    ("eval-timeout-zero", [*EVAL, "--timeout", "0"]),
+    ("eval-max-retries-neg", [*EVAL, "--max-retries", "-1"]),
     ("eval-max-new-tokens-neg", [*EVAL, "--max-new-tokens", "-1"]),
     ("eval-max-new-tokens-zero", [*EVAL, "--max-new-tokens", "0"]),
     ("eval-top-p-2", [*EVAL, "--top-p", "2"]),
@@ -176,6 +201,20 @@ CASES: list[tuple[str, list[str]]] = [
     ("eval-limit-mode-bogus", [*EVAL, "--limit-mode", "bogus"]),
     ("eval-preset-bogus", [*EVAL, "--preset", "bogus"]),
     ("eval-shot-pool-bogus", [*EVAL, "--shot-pool", "bogus"]),
+    # ---- eval: --executor slurm (where sbatch is absent, each fails on that instead, as cleanly)
+    ("eval-executor-bogus", [*EVAL, "--executor", "bogus"]),
+    ("eval-partition-without-slurm", [*EVAL, "--partition", "debug"]),
+    ("eval-no-wait-without-slurm", [*EVAL, "--no-wait"]),
+    ("eval-cpus-without-slurm", [*EVAL, "--executor", "local", "--cpus", "2", "--mem", "4G"]),
+    ("eval-slurm-time-bad", [*EVAL, "--executor", "slurm", "--time", "1h"]),
+    ("eval-slurm-time-zero", [*EVAL, "--executor", "slurm", "--time", "0"]),
+    ("eval-slurm-mem-bad", [*EVAL, "--executor", "slurm", "--mem", "lots"]),
+    ("eval-slurm-cpus-zero", [*EVAL, "--executor", "slurm", "--cpus", "0"]),
+    ("eval-slurm-gpus-neg", [*EVAL, "--executor", "slurm", "--gpus", "-1"]),
+    ("eval-slurm-langs-per-job-zero", [*EVAL, "--executor", "slurm", "--langs-per-job", "0"]),
+    ("eval-slurm-array-parallelism-zero", [*EVAL, "--executor", "slurm", "--array-parallelism", "0"]),
+    ("eval-slurm-device", [*EVAL, "--executor", "slurm", "--device", "cpu"]),
+    ("eval-slurm-gpus-dtype-auto", [*EVAL, "--executor", "slurm", "--gpus", "1"]),
     # ---- eval: data
     ("eval-data-dir-missing", [*EVAL, "--data-dir", "{t}/nope", "--langs", "eng_Latn"]),
     ("eval-data-dir-is-file", [*EVAL, "--data-dir", "{in}/afile", "--langs", "eng_Latn"]),
@@ -231,6 +270,18 @@ CASES: list[tuple[str, list[str]]] = [
     ("train-out-is-file", ["train", "{in}/train.yaml", "--out", "{in}/afile", "--set", "model={tiny}"]),
     ("train-out-under-file", ["train", "{in}/train.yaml", "--out", "{in}/afile/out", "--set", "model={tiny}"]),
     ("train-out-proc", ["train", "{in}/train.yaml", "--out", "/proc/nonexistent/out", "--set", "model={tiny}"]),
+    # ---- train: --executor slurm (where sbatch is absent, each fails on that instead, as cleanly)
+    ("train-executor-bogus", [*TRAIN, "--executor", "ray"]),
+    ("train-nodes-without-slurm", [*TRAIN, "--nodes", "2"]),
+    ("train-gpus-per-node-without-slurm", [*TRAIN, "--gpus-per-node", "8"]),
+    ("train-no-wait-without-slurm", [*TRAIN, "--no-wait"]),
+    ("train-partition-without-slurm", [*TRAIN, "--executor", "local", "--partition", "gpu", "--time", "10"]),
+    ("train-slurm-nodes-zero", [*TRAIN, "--executor", "slurm", "--nodes", "0"]),
+    ("train-slurm-procs-zero", [*TRAIN, "--executor", "slurm", "--procs-per-node", "0"]),
+    ("train-slurm-gpus-neg", [*TRAIN, "--executor", "slurm", "--gpus-per-node", "-1"]),
+    ("train-slurm-time-bad", [*TRAIN, "--executor", "slurm", "--time", "1h"]),
+    ("train-slurm-mem-bad", [*TRAIN, "--executor", "slurm", "--mem", "lots"]),
+    ("train-slurm-fsdp-one-process", [*TRAIN, "--executor", "slurm", "--set", "strategy=fsdp"]),
     # ---- corpus build
     ("build-config-missing", ["corpus", "build", "{t}/nope.yaml", "--out", "{t}/out"]),
     ("build-config-unparsable", ["corpus", "build", "{in}/bad.yaml", "--out", "{t}/out"]),
@@ -240,6 +291,24 @@ CASES: list[tuple[str, list[str]]] = [
     ("build-config-no-sources", ["corpus", "build", "{in}/corpus_nosources.yaml", "--out", "{t}/out"]),
     ("build-config-bad-source-type", ["corpus", "build", "{in}/corpus_badtype.yaml", "--out", "{t}/out"]),
     ("build-no-out", ["corpus", "build", "{in}/empty.yaml"]),
+    # ---- corpus build: --executor slurm|ray (checked before any work, whatever this machine has installed)
+    ("build-executor-bogus", [*BUILD, "--executor", "spark"]),
+    ("build-partition-without-slurm", [*BUILD, "--partition", "debug"]),
+    ("build-no-wait-without-slurm", [*BUILD, "--no-wait"]),
+    ("build-time-on-ray", [*BUILD, "--executor", "ray", "--time", "10"]),
+    ("build-cpus-local", [*BUILD, "--executor", "local", "--cpus", "2"]),
+    ("build-ray-address-on-slurm", [*BUILD, "--executor", "slurm", "--ray-address", "127.0.0.1:6379"]),
+    ("build-slurm-no-time", [*BUILD, "--executor", "slurm"]),
+    ("build-slurm-time-bad", [*BUILD, "--executor", "slurm", "--time", "1h"]),
+    ("build-slurm-time-zero", [*BUILD, "--executor", "slurm", "--time", "0"]),
+    ("build-slurm-cpus-zero", [*BUILD, "--executor", "slurm", "--cpus", "0"]),
+    ("build-slurm-mem-per-cpu-zero", [*BUILD, "--executor", "slurm", "--mem-per-cpu", "0"]),
+    ("build-slurm-unknown-option", ["corpus", "build", "{in}/corpus_slurm_unknown_option.yaml", "--out", "{t}/out"]),
+    ("build-slurm-reserved-option", ["corpus", "build", "{in}/corpus_slurm_reserved_option.yaml", "--out", "{t}/out"]),
+    ("build-ray-slurm-option", ["corpus", "build", "{in}/corpus_ray_bad_option.yaml", "--out", "{t}/out"]),
+    ("build-ray-no-address", [*BUILD, "--executor", "ray"]),
+    ("build-ray-address-malformed", [*BUILD, "--executor", "ray", "--ray-address", "nonsense"]),
+    ("build-ray-address-unreachable", [*BUILD, "--executor", "ray", "--ray-address", "127.0.0.1:9"]),
     # ---- corpus pack
     ("pack-input-missing", ["corpus", "pack", "{t}/nope.jsonl", "--tokenizer", "{tiny}", "--out", "{t}/out"]),
     ("pack-tokenizer-missing", ["corpus", "pack", "{in}/docs.jsonl", "--tokenizer", "{t}/nope", "--out", "{t}/out"]),
@@ -383,6 +452,7 @@ def test_bad_input_is_one_clean_line(argv, tmp_path, monkeypatch, capsys, reques
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.delenv("EMMA_DEBUG", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # --executor ray without an address is one of the cases
     monkeypatch.chdir(tmp_path)
     _prepare(tmp_path)
     subs = {"{t}": str(tmp_path), "{in}": str(tmp_path / "in")}

@@ -22,7 +22,7 @@ import torch
 
 from conftest import SIB200, need
 from emma.errors import EmmaError
-from emma.eval.backend import NextTokenScorer
+from emma.eval.backend import BackendOptions, NextTokenScorer
 from emma.eval.backends import HFBackend, OpenAIBackend, VLLMBackend
 from emma.eval.presets import options_for
 from emma.eval.registry import get_task
@@ -484,7 +484,7 @@ def test_openai_backend_next_token_equals_hf(tiny, tiny_model_dir, tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        remote = OpenAIBackend(f"{tiny_model_dir}@http://127.0.0.1:{server.server_port}/v1", batch_size=2)
+        remote = OpenAIBackend(f"{tiny_model_dir}@http://127.0.0.1:{server.server_port}/v1", BackendOptions(batch_size=2))
         local = HFBackend(tiny)
         ids = [[local.tokenize(" " + w)[-1] for w in ("sports", "travel", "science/technology")]] * len(CONTEXTS)
         assert remote.tokenize(" sports") == local.tokenize(" sports") == tok(" sports").input_ids
@@ -500,29 +500,29 @@ def test_openai_backend_next_token_equals_hf(tiny, tiny_model_dir, tmp_path):
         OpenAIBackend(f"{tmp_path / 'no' / 'model'}@http://127.0.0.1:9/v1").tokenize("x")
 
 
-def test_vllm_backend_next_token_reads_the_appended_tokens_prompt_logprob(tiny):
-    """vLLM itself runs only on a GPU machine: here its engine is a stand-in answering prompt_logprobs
-    as vLLM does (one dict per prompt position, None first), so the indexing is checked."""
+def test_vllm_backend_next_token_reads_logprob_token_ids(tiny):
+    """Here vLLM's engine is a stand-in answering `logprob_token_ids` as vLLM does (the asked ids'
+    log-probabilities at the first generated position), so the bookkeeping is checked: distinct ids
+    asked once, answers back in the asked order. tests/test_vllm.py checks the real engine."""
     from types import SimpleNamespace
 
     model, tok = tiny.model, tiny.tokenizer
 
     class Engine:
         def generate(self, prompts, params, use_tqdm=False):
-            assert params.prompt_logprobs == 1
             out = []
-            for p in prompts:
-                ids = p["prompt_token_ids"]
-                lp = _forward_logprobs(model, ids)
-                plp = [None] + [{ids[k]: SimpleNamespace(logprob=float(lp[k - 1, ids[k]]))} for k in range(1, len(ids))]
-                out.append(SimpleNamespace(prompt_logprobs=plp))
+            for p, sp in zip(prompts, params):
+                assert sp.max_tokens == 1 and sp.logprob_token_ids and len(set(sp.logprob_token_ids)) == len(sp.logprob_token_ids)
+                lp = _forward_logprobs(model, p["prompt_token_ids"])[-1]
+                first = {t: SimpleNamespace(logprob=float(lp[t])) for t in sp.logprob_token_ids}
+                out.append(SimpleNamespace(outputs=[SimpleNamespace(logprobs=[first])]))
             return out
 
     be = object.__new__(VLLMBackend)
     be.model, be.engine, be.tokenizer = "tiny", Engine(), tok
     be._vllm = SimpleNamespace(SamplingParams=lambda **kw: SimpleNamespace(**kw))
     local = HFBackend(tiny)
-    ids = [[5, 17, 400], [9], [1, 2]]
+    ids = [[5, 17, 400], [9], [1, 2, 1]]
     assert be.tokenize("Hello") == local.tokenize("Hello")
     for v, h in zip(be.next_token_logprobs(CONTEXTS, ids), local.next_token_logprobs(CONTEXTS, ids)):
         assert v == pytest.approx(h, abs=1e-5)

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -79,6 +79,17 @@ class ShotPool(str, Enum):
     lm_eval = "lm-eval"
 
 
+class Executor(str, Enum):
+    local = "local"
+    slurm = "slurm"
+
+
+class BuildExecutor(str, Enum):
+    local = "local"
+    slurm = "slurm"
+    ray = "ray"
+
+
 class MixStrategy(str, Enum):
     temperature = "temperature"
     unimax = "unimax"
@@ -112,6 +123,27 @@ def _main_options(
     if verbose and quiet:
         raise typer.BadParameter("give -v or -q, not both", param_hint="'-q'")
     setup_logging(-1 if quiet else verbose)
+
+
+def _backend_options(backend: str, batch_size: str, device: str, dtype: str, model_args: str | None, num_concurrent=1, timeout=600.0, max_retries=3):
+    """--batch-size/--device/--dtype/--model-args checked and parsed before any work."""
+    from emma.eval.backend import BackendOptions, parse_model_args, resolve_device, resolve_dtype
+
+    size: int | None = None
+    if batch_size != "auto":
+        if not batch_size.isdigit() or int(batch_size) < 1:
+            raise EmmaError(f"--batch-size {batch_size!r}: give a whole number of at least 1, or auto")
+        size = int(batch_size)
+    args = parse_model_args(model_args)
+    if backend == "hf":
+        resolve_dtype(dtype, resolve_device(device))
+    else:
+        resolve_dtype(dtype, "cpu")  # the name only; vLLM and servers place the model themselves
+        if device != "auto":
+            raise EmmaError(f"--device is for --backend hf; {backend} places the model itself (vllm: --model-args tensor_parallel_size=N)")
+    return BackendOptions(
+        batch_size=size, device=device, dtype=dtype, model_args=args, num_concurrent=num_concurrent, timeout=timeout, max_retries=max_retries
+    )
 
 
 def _check_model(spec: str, what: str = "model") -> None:
@@ -271,15 +303,21 @@ def generate(
     max_new_tokens: int = typer.Option(40, min=1, help="Tokens to generate."),
     temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
     seed: int = typer.Option(0),
+    device: str = typer.Option("auto", help="auto (a GPU where torch sees one, else cpu), cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto (float32 on CPU, bfloat16 or float16 on GPU), float32, bfloat16, float16."),
+    model_args: str | None = typer.Option(None, "--model-args", help="k=v,... for from_pretrained (device_map, attn_implementation, revision, ...)."),
 ) -> None:
     """Print a continuation of PROMPT from any model emma loads."""
+    options = _backend_options("hf", "1", device, dtype, model_args)
     _check_model(model)
     from transformers.utils import logging as hf_logging
 
+    from emma.eval.backend import resolve_device, resolve_dtype
     from emma.models import generate_text, load_model
 
     hf_logging.disable_progress_bar()  # stdout is the continuation; no bars around it
-    lm = load_model(model)
+    where = resolve_device(options.device)
+    lm = load_model(model, dtype=resolve_dtype(options.dtype, where), device=where, model_args=options.model_args)
     typer.echo(prompt + generate_text(lm, prompt, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))
 
 
@@ -292,6 +330,9 @@ def generate(
         "    --langs group:low --resource-groups resource_groups.json --out runs/eval",
         "emma eval -m my-model@http://localhost:8000/v1 --backend openai \\",
         "    --tasks mgsm_direct --out runs/eval-api",
+        "emma eval -m smollm2-135m --tasks sib200 --langs all \\",
+        "    --data-dir ../shared/data/sib200 --out runs/eval \\",
+        "    --executor slurm --partition cpu --cpus 4 --time 2:00:00",
         "emma report runs/eval                            # then the tables",
     ),
 )
@@ -342,11 +383,45 @@ def eval_(
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
     max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
     lid_model: Path | None = typer.Option(None, help="fastText LID model for polywrite's in-language check (GlotLID's model.bin works)."),
-    backend: Backend = typer.Option(Backend.hf, help="hf (CPU or GPU), vllm (GPU), openai (a /v1/completions server)."),
-    batch_size: int = typer.Option(8, min=1, help="Requests run together."),
+    backend: Backend = typer.Option(
+        Backend.hf, help="hf (transformers, CPU or GPU), vllm (vLLM in this process; `setup.sh --with vllm`), openai (a /v1/completions server)."
+    ),
+    batch_size: str = typer.Option("8", help="Requests run together: N, or auto (the largest that fits; halves on GPU out-of-memory)."),
+    device: str = typer.Option("auto", help="hf: auto (a GPU where torch sees one, else cpu), cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto (float32 on CPU, bfloat16 or float16 on GPU; vLLM: the checkpoint's), float32, bfloat16, float16."),
+    model_args: str | None = typer.Option(
+        None,
+        "--model-args",
+        help="k=v,... passed to the backend's loader: hf from_pretrained (device_map, attn_implementation, revision, trust_remote_code); "
+        "vllm's LLM (tensor_parallel_size, max_model_len, gpu_memory_utilization, enforce_eager).",
+    ),
+    num_concurrent: int = typer.Option(1, min=1, help="openai: requests in flight at once."),
+    request_timeout: float = typer.Option(600.0, "--timeout", min=1, help="openai: seconds per request before it is retried."),
+    max_retries: int = typer.Option(3, min=0, help="openai: retries of a failed request, with exponential backoff."),
     resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json for per-group aggregates."),
+    executor: Executor = typer.Option(
+        Executor.local,
+        "--executor",
+        help="local: run here; slurm: one Slurm job array (an array task per model, task and --langs-per-job languages), then merge here.",
+    ),
+    partition: str | None = typer.Option(None, "--partition", help="slurm: the partition (default: the cluster's default)."),
+    time_limit: str | None = typer.Option(
+        None, "--time", help="slurm: time limit per array task, as sbatch takes it (90, 1:30:00, 1-00:00:00; default 60 minutes)."
+    ),
+    cpus: int | None = typer.Option(None, "--cpus", min=1, help="slurm: CPUs per array task."),
+    gpus: int | None = typer.Option(None, "--gpus", min=0, help="slurm: GPUs per array task (hf then runs on cuda; name --dtype)."),
+    mem: str | None = typer.Option(None, "--mem", help="slurm: memory per array task, as sbatch takes it (16G, 4000M)."),
+    array_parallelism: int | None = typer.Option(
+        None, "--array-parallelism", min=1, help="slurm: array tasks running at once (default 256, submitit's)."
+    ),
+    langs_per_job: int = typer.Option(1, "--langs-per-job", min=1, help="slurm: languages per array task."),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="slurm: wait for the array and merge (default), or print its job id and return (rerun to merge)."
+    ),
 ) -> None:
     """Evaluate models on benchmark tasks, per language and per resource group."""
+    slurm = _slurm_options(ctx, executor, partition, time_limit, cpus, gpus, mem, array_parallelism, langs_per_job, wait)
+    backend_options = _backend_options(backend.value, batch_size, device, dtype, model_args, num_concurrent, request_timeout, max_retries)
     for spec in model:
         if backend is Backend.openai:  # <name>@<base_url>: a served name, not a path
             if "@" not in spec:
@@ -379,8 +454,15 @@ def eval_(
         for name in ("shots", "seed", "max_new_tokens", "temperature", "top_p")
         if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
     ]
+    run: Callable[..., dict | None] = evaluate
+    if slurm is not None:  # the same call, as one Slurm job array and a local merge
+        from functools import partial
+
+        from emma.eval.slurm import evaluate_on_slurm
+
+        run = partial(evaluate_on_slurm, slurm=slurm)
     with _no_empty_dirs_left(out):
-        evaluate(
+        run(
             model,
             task_names,
             out,
@@ -389,10 +471,75 @@ def eval_(
             options=options,
             backend=backend.value,
             groups=groups,
-            batch_size=batch_size,
             preset=preset.value,
             explicit=explicit,
+            backend_options=backend_options,
         )
+
+
+SLURM_ONLY = ("partition", "time_limit", "cpus", "gpus", "mem", "array_parallelism", "langs_per_job", "wait")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was typed on the command line."""
+    return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+
+
+def _slurm_options(ctx: typer.Context, executor: Executor, partition, time_limit, cpus, gpus, mem, array_parallelism, langs_per_job, wait):
+    """`emma eval`'s --executor options checked before any work: None for a local run (where the
+    Slurm options are refused), else `emma.eval.slurm.SlurmOptions` (sbatch and submitit there)."""
+    given = [name for name in SLURM_ONLY if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    if executor is Executor.local:
+        if given:
+            flags = ", ".join("--no-wait" if n == "wait" and not wait else "--" + {"time_limit": "time"}.get(n, n).replace("_", "-") for n in given)
+            raise EmmaError(f"{flags}: for --executor slurm only; add --executor slurm, or leave {'them' if len(given) > 1 else 'it'} out")
+        return None
+    from emma.eval.slurm import SlurmOptions, check_mem, check_slurm, parse_time
+
+    options = SlurmOptions(
+        partition=partition,
+        time_min=parse_time(time_limit) if time_limit is not None else SlurmOptions.time_min,
+        cpus=cpus,
+        gpus=gpus,
+        mem=check_mem(mem) if mem is not None else None,
+        array_parallelism=array_parallelism,
+        langs_per_job=langs_per_job,
+        wait=wait,
+    )
+    check_slurm(partition)
+    return options
+
+
+TRAIN_SLURM_ONLY = ("nodes", "gpus_per_node", "procs_per_node", "partition", "time_limit", "cpus", "mem", "wait")
+
+
+def _train_slurm_options(ctx: typer.Context, executor: Executor, nodes, gpus_per_node, procs_per_node, partition, time_limit, cpus, mem, wait):
+    """`emma train`'s --executor options checked before any work: None for a local run (where the
+    Slurm options are refused), else `emma.train.slurm.TrainSlurmOptions`."""
+    given = [name for name in TRAIN_SLURM_ONLY if _given(ctx, name)]
+    if executor is Executor.local:
+        if given:
+            flags = ", ".join("--no-wait" if n == "wait" and not wait else "--" + {"time_limit": "time"}.get(n, n).replace("_", "-") for n in given)
+            raise EmmaError(
+                f"{flags}: for --executor slurm only (under torchrun, give torchrun its --nnodes / --nproc_per_node); "
+                f"add --executor slurm, or leave {'them' if len(given) > 1 else 'it'} out"
+            )
+        return None
+    from emma.cluster import check_mem, parse_time
+    from emma.train.slurm import TrainSlurmOptions
+
+    if time_limit is not None:
+        parse_time(time_limit)
+    return TrainSlurmOptions(
+        nodes=nodes,
+        gpus_per_node=gpus_per_node,
+        procs_per_node=procs_per_node,
+        partition=partition,
+        time=time_limit.strip() if time_limit is not None else None,
+        cpus=cpus,
+        mem=check_mem(mem) if mem is not None else None,
+        wait=wait,
+    )
 
 
 def _emma500_changes(name: str, task) -> str:
@@ -444,23 +591,49 @@ def tasks_() -> None:
         "emma train configs/train_tiny.yaml --out runs/lora --set lora.enabled=true",
         "torchrun --nproc_per_node 2 -m emma.cli train configs/train_tiny.yaml \\",
         "    --out runs/tiny-ddp",
+        "torchrun --nproc_per_node 8 -m emma.cli train my.yaml --out runs/big \\",
+        "    --set strategy=fsdp      # or zero2, zero3 (DeepSpeed)",
+        "emma train my.yaml --out /shared/runs/big --executor slurm --nodes 4 \\",
+        "    --gpus-per-node 8 --partition gpu --time 2-00:00:00 --set strategy=fsdp",
     ),
 )
 def train_(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help="Training config YAML (see configs/train_tiny.yaml)."),
     out: Path = typer.Option(..., "--out", help="Run folder: trainer/ checkpoints, checkpoint/ (final model), train.json, runs/ (TensorBoard)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest intact checkpoint in --out."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a setting: --set steps=100 --set lora.enabled=true"),
+    executor: Executor = typer.Option(Executor.local, "--executor", help="local: here (or under torchrun); slurm: one job, torchrun on every node."),
+    nodes: int = typer.Option(1, "--nodes", min=1, help="slurm: nodes (torchrun --nnodes)."),
+    gpus_per_node: int = typer.Option(0, "--gpus-per-node", min=0, help="slurm: GPUs per node (sbatch --gpus-per-node); 0 trains on CPU."),
+    procs_per_node: int | None = typer.Option(
+        None, "--procs-per-node", min=1, help="slurm: processes per node (torchrun --nproc_per_node; default one per GPU, or 1)."
+    ),
+    partition: str | None = typer.Option(None, "--partition", help="slurm: the partition (default: the cluster's default)."),
+    time_limit: str | None = typer.Option(None, "--time", help="slurm: the job's time limit, as sbatch takes it (default: the partition's)."),
+    cpus: int | None = typer.Option(None, "--cpus", min=1, help="slurm: CPUs per node (sbatch --cpus-per-task of the one task per node)."),
+    mem: str | None = typer.Option(None, "--mem", help="slurm: memory per node, as sbatch takes it (64G)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the job and print its result (default), or print its id and return."),
 ) -> None:
-    """Continual pre-training (full or LoRA) on one CPU, or many processes under torchrun / accelerate launch."""
+    """Continual pre-training (full or LoRA) on one CPU, or many processes under torchrun / accelerate launch, or on Slurm."""
     from emma.train.config import load_config
 
+    slurm = _train_slurm_options(ctx, executor, nodes, gpus_per_node, procs_per_node, partition, time_limit, cpus, mem, wait)
     cfg = load_config(config, set_)
     _check_model(cfg.model)
-    from emma.train.run import train
+    if slurm is not None:
+        from emma.train.slurm import train_on_slurm
 
-    with _no_empty_dirs_left(out):
-        info = train(cfg, out, resume=resume)
+        with _no_empty_dirs_left(out):
+            slurm_info = train_on_slurm(cfg, config, out, list(set_ or []), resume=resume, options=slurm)
+        if slurm_info is None:  # --no-wait
+            return
+        info = slurm_info
+    else:
+        from emma.train.run import train
+
+        with _no_empty_dirs_left(out):
+            info = train(cfg, out, resume=resume)
     if "checkpoint" in info:
         start = info.get("heldout_loss_start") or {}
         typer.echo(
@@ -496,23 +669,61 @@ app.add_typer(lid_app, name="lid")
     epilog=_examples(
         "emma corpus build configs/corpus_tiny.yaml --out runs/corpus   # ~2.5 min",
         "emma -vv corpus build configs/corpus_tiny.yaml --out runs/corpus",
+        "emma corpus build configs/corpus_tiny.yaml --out /shared/runs/corpus \\",
+        "    --executor slurm --partition cpu --time 4:00:00 --cpus 2",
+        "emma corpus build configs/corpus_tiny.yaml --out /shared/runs/corpus \\",
+        "    --executor ray --ray-address 10.0.0.1:6379",
         "",
         "-vv shows datatrove's own log too (it is always in OUT/logs/).",
     ),
 )
 def corpus_build(
+    ctx: typer.Context,
     config: Path = typer.Argument(..., help="Corpus config YAML (see configs/corpus_tiny.yaml)."),
     out: Path = typer.Option(..., "--out", help="Output: final/ (JSONL), rejects/, stats.json/.csv/.png, logs/ (resume)."),
+    executor: BuildExecutor | None = typer.Option(
+        None, "--executor", help="local (here), slurm (a job array per stage) or ray (a Ray task per datatrove task); default: the config's executor."
+    ),
+    partition: str | None = typer.Option(None, "--partition", help="slurm: the partition (default: the cluster's default)."),
+    time_limit: str | None = typer.Option(
+        None, "--time", help="slurm: time limit per job, as sbatch takes it (4:00:00, 1-00:00:00); required there."
+    ),
+    cpus: int | None = typer.Option(None, "--cpus", min=1, help="slurm, ray: CPUs per datatrove task (default 1)."),
+    mem_per_cpu: int | None = typer.Option(None, "--mem-per-cpu", min=1, help="slurm, ray: GB of memory per CPU (default 2)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="ray: HOST:PORT of a running Ray head (default: $RAY_ADDRESS)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="slurm: wait for the jobs and count (default), or print their ids and return."),
 ) -> None:
-    """Read, normalise, check scripts, identify language, clean, deduplicate and count (datatrove pipelines; resumable)."""
-    from emma.corpus.build import build, load_build_config
+    """Read, normalise, check scripts, identify language, clean, deduplicate and count (datatrove pipelines; resumable).
+
+    Flags win over the config's `executor: {type, options}`."""
+    from emma.corpus.build import ExecutorSettings, build, load_build_config
+    from emma.corpus.executors import merge_flags
 
     cfg = load_build_config(config)
+    kind = executor.value if executor is not None else cfg.executor.type
+    given = {n for n in ("partition", "time_limit", "cpus", "mem_per_cpu", "ray_address", "wait") if _given(ctx, n)}
+    for names, kinds in (
+        (("partition", "time_limit", "wait"), ("slurm",)),
+        (("cpus", "mem_per_cpu"), ("slurm", "ray")),
+        (("ray_address",), ("ray",)),
+    ):
+        if kind not in kinds and (bad := [n for n in names if n in given]):
+            flags = ", ".join("--no-wait" if n == "wait" and not wait else "--" + {"time_limit": "time"}.get(n, n).replace("_", "-") for n in bad)
+            only = " or ".join(f"--executor {k}" for k in kinds)
+            raise EmmaError(
+                f"{flags}: for {only} only (this build runs on {kind}); add {only.split(' or ')[0]}, or leave {'them' if len(bad) > 1 else 'it'} out"
+            )
+    if kind != "local":
+        typed = {"partition": partition, "time": time_limit, "cpus": cpus, "mem_per_cpu": mem_per_cpu, "ray_address": ray_address}
+        options = merge_flags(kind, cfg.executor.options if kind == cfg.executor.type else {}, typed)
+        cfg = cfg.model_copy(update={"executor": ExecutorSettings(type=kind, options=options)})
+    elif executor is not None:
+        cfg = cfg.model_copy(update={"executor": ExecutorSettings()})
     configure_datatrove()
-    stats = build(cfg, out)
+    stats = build(cfg, out, wait=wait)
     log.info("datatrove's per-task logs and stats are in %s (-vv shows them here as they come)", out / "logs")
     if stats.get("submitted"):
-        typer.echo(f"submitted the pipeline to the cluster; when its jobs are done, run this command again to count ({out})")
+        typer.echo(f"submitted the pipeline to the cluster; when its jobs are done, run this command again to count ({out})", err=True)
         return
     t = stats["totals"]
     typer.echo(
@@ -533,15 +744,19 @@ def corpus_pack(
     inputs: Path = typer.Argument(..., help="JSONL documents (`text`, `lang`, optional `source`), a file or a folder of them."),
     tokenizer: str = typer.Option(..., "--tokenizer", help="The target model or tokenizer (alias, hub id, directory, .gguf)."),
     out: Path = typer.Option(..., "--out", help="Shard folder: <xxx_Scrp>.npy, packed.yaml, manifest.yaml, stats.json."),
+    tasks: int = typer.Option(1, min=1, help="Pack tasks (datatrove's): the input files are split among them."),
+    workers: int = typer.Option(1, min=1, help="Tasks run at once (processes)."),
 ) -> None:
-    """Tokenise and pack documents into one token stream per language, which `emma train` reads (data.shards)."""
+    """Tokenise and pack documents into one token stream per language, which `emma train` reads (data.shards).
+    Memory stays flat however large the corpus: documents are tokenised in batches and streamed to disk."""
     if not inputs.exists():
         raise EmmaError(f"{inputs} not found; give a JSONL file or a folder of them (e.g. runs/corpus/final)")
     _check_model(tokenizer, "tokenizer")
     from emma.corpus.pack import pack
 
+    configure_datatrove()
     with _no_empty_dirs_left(out):
-        res = pack(inputs, tokenizer, out, progress=lambda lang, n: typer.echo(f"  {lang}: {n} tokens", err=True))
+        res = pack(inputs, tokenizer, out, tasks=tasks, workers=workers, progress=lambda lang, n: typer.echo(f"  {lang}: {n} tokens", err=True))
     typer.echo(f"packed {res['tokens']} tokens in {res['languages']} languages into {res['out']}")
 
 

@@ -187,4 +187,6 @@ def evaluate(
         doc = lm_eval_results(identity, runs, settings=settings, batch_size=used, data_dir=data_dir, started=started)
         if write_summary:
             write_lm_eval_results(model_dir, doc)
+        if be is not None and hasattr(be, "close"):  # a vLLM engine holds its memory until closed: one model at a time
+            be.close()
     return all_scores
