@@ -232,7 +232,11 @@ def main() -> None:
         import lm_eval  # noqa: F401
     except ImportError:
         sys.exit("lm-eval is not installed: pip install 'emma[bench]' (lm-eval==0.4.13)")
-    rows = [run_pair(args, *w) for w in SUITE] if args.suite else [run_pair(args, args.family, args.model, args.shots, args.limit)]
+    rows = []
+    for w in SUITE if args.suite else [(args.family, args.model, args.shots, args.limit)]:
+        rows.append(run_pair(args, *w))
+        r = rows[-1]  # each row as it comes: a long suite cut short still leaves its figures
+        print(f"  {r['family']} {r['model']} {r['shots']}-shot: emma {r['emma']['wall']:.1f} s, lm-eval {r['lm-eval']['wall']:.1f} s", flush=True)
     print(f"\n{args.lang}, fp32, batch {args.batch_size}, each side in its own process (model load included); GB = 10^9 bytes peak RSS")
     head = f"{'family':12}{'model':14}{'shots':>6}{'items':>6}{'emma s':>9}{'lm-eval s':>10}{'speed-up':>9}"
     print(head + f"{'emma GB':>9}{'lm-eval GB':>11}{'acc e/l':>13}{'max |dLL|':>11}{'same pred':>10}")
