@@ -226,3 +226,12 @@ def test_shipped_tiny_config_is_valid():
     assert cfg.model == "smollm2-135m" and cfg.steps <= 20
     for name in ("ddp_cpu", "fsdp", "deepspeed_zero2"):
         assert yaml.safe_load((ROOT / "configs" / "accelerate" / f"{name}.yaml").read_text())["distributed_type"]
+
+
+def test_set_mixed_precision_no_survives_yaml():
+    """`--set mixed_precision=no`: YAML reads a bare `no` as false, the config takes it as "no"."""
+    from emma.train.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_config(root / "configs" / "train_tiny.yaml", ["mixed_precision=no"]).mixed_precision == "no"
+    assert load_config(root / "configs" / "train_tiny.yaml", ["mixed_precision=bf16"]).mixed_precision == "bf16"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emma.errors import EmmaError
 
@@ -59,6 +59,13 @@ class TrainConfig(_Strict):
     # bf16 autocast around fp32 weights (on CPU too: 1.5-1.8x faster where the CPU has AVX-512 BF16 / AMX)
     mixed_precision: Literal["no", "bf16"] = "no"
     seed: int = 0
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no(cls, value):
+        """YAML 1.1 reads a bare `no` (`--set mixed_precision=no`) as false."""
+        return "no" if value is False else value
+
     data: DataConfig
     steps: int = Field(ge=1)
     batch_size: int = Field(4, ge=1)  # per process
