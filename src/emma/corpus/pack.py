@@ -33,7 +33,7 @@ import yaml
 
 from emma.errors import EmmaError
 from emma.io import atomic_path, write_json, write_text
-from emma.io.readers import describe, jsonl_records
+from emma.io.readers import document_files, file_documents
 from emma.languages import normalize
 
 BATCH_DOCUMENTS = 1000  # documents per tokenizer call
@@ -41,28 +41,17 @@ FLUSH_TOKENS = 1 << 22  # ids buffered in memory (16 MB) before every buffer goe
 
 
 def input_files(inputs: Path) -> list[Path]:
-    files = sorted(inputs.rglob("*.jsonl")) if inputs.is_dir() else [inputs]
-    if not files or not all(f.is_file() for f in files):
-        raise EmmaError(f"pack: {inputs} is not a JSONL file or a folder of them")
-    return files
+    return document_files(inputs, "pack")
 
 
 def documents(path: Path):
-    """(xxx_Scrp, source, text) for each non-empty document of one file; a bad line is an error naming it."""
-    for n, _, row in jsonl_records(path):
-        if isinstance(row, Exception):
-            raise EmmaError(f"pack: {path}:{n} is {describe(row)}; fix or remove that line")
-        meta = m if isinstance(m := row.get("metadata"), dict) else {}
-        text, lang = row.get("text"), row.get("lang") or meta.get("lang")
-        if not isinstance(text, str) or not lang:
-            raise EmmaError(f"pack: {path}:{n}: need a JSON object with `text` and `lang`")
-        if not text.strip():
-            continue
+    """(xxx_Scrp, source, text) for each non-empty document of one file (emma.io's documents reader, streamed)."""
+    for n, lang, source, text in file_documents(path, "pack"):
         try:
-            code = normalize(str(lang))
+            code = normalize(lang)
         except EmmaError as exc:
             raise EmmaError(f"pack: {path}:{n}: {exc}") from None
-        yield code, str(row.get("source") or meta.get("source") or path.stem), text
+        yield code, source, text
 
 
 def count_documents(files: list[Path]) -> dict[str, int]:

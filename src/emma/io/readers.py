@@ -124,26 +124,38 @@ def read_text_dir(root: str | Path, what: str) -> dict[str, list[str]]:
     return docs
 
 
+def document_files(path: str | Path, what: str) -> list[Path]:
+    """A documents JSONL file, or the `*.jsonl` files under a folder, sorted."""
+    path = Path(path)
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise EmmaError(f"{what}: {path} is not a JSONL file or a folder of them")
+    return files
+
+
+def file_documents(f: Path, what: str) -> Iterator[tuple[int, str, str, str]]:
+    """(line number, code as written, source, text) for each non-empty document of one documents
+    JSONL file, streamed; a line without text and language is an error naming it."""
+    for n, _, row in jsonl_records(f):
+        if isinstance(row, Exception):
+            raise EmmaError(f"{what}: {f}:{n} is {describe(row)}; fix or remove that line")
+        meta = m if isinstance(m := row.get("metadata"), dict) else {}
+        text, lang = row.get("text"), row.get("lang") or meta.get("lang")
+        if not isinstance(text, str) or not lang:
+            raise EmmaError(f"{what}: {f}:{n}: need a JSON object with `text` and `lang`")
+        if text.strip():
+            yield n, str(lang), str(row.get("source") or meta.get("source") or f.stem), text
+
+
 def read_documents(path: str | Path, what: str) -> dict[str, list[tuple[str, str]]]:
     """emma's documents format, as `emma corpus build` writes it and `emma corpus pack` / `emma
     train` read it: JSON lines with `text` and `lang` (or both inside `metadata`, datatrove's
     layout) and optionally `source`; a file or a folder of `*.jsonl`. Returns {code as written:
     [(source, text)]}, empty texts skipped; a line without text and language is an error."""
-    path = Path(path)
-    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
-    if not files or not all(f.is_file() for f in files):
-        raise EmmaError(f"{what}: {path} is not a JSONL file or a folder of them")
     docs: dict[str, list[tuple[str, str]]] = {}
-    for f in files:
-        for n, _, row in jsonl_records(f):
-            if isinstance(row, Exception):
-                raise EmmaError(f"{what}: {f}:{n} is {describe(row)}; fix or remove that line")
-            meta = m if isinstance(m := row.get("metadata"), dict) else {}
-            text, lang = row.get("text"), row.get("lang") or meta.get("lang")
-            if not isinstance(text, str) or not lang:
-                raise EmmaError(f"{what}: {f}:{n}: need a JSON object with `text` and `lang`")
-            if text.strip():
-                docs.setdefault(str(lang), []).append((str(row.get("source") or meta.get("source") or f.stem), text))
+    for f in document_files(path, what):
+        for _, lang, source, text in file_documents(f, what):
+            docs.setdefault(lang, []).append((source, text))
     if not docs:
         raise EmmaError(f"{what}: no documents in {path}")
     return docs
