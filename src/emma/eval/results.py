@@ -23,8 +23,9 @@ Layout of `OUT/<name>/`:
   "stats": {"stderr": {metric: se}, "ci95": {metric: [lo, hi]}}, "items": {"n", "limit", "total",
   "partial"}}` and the task's own information (e.g. sacrebleu signatures). Written last: it marks the key done.
 - `scores.json`: `{"_model": identity, "<task>": {"<key>": {metric: v, "n": k}, "_groups": {...},
-  "_overall": {...}, "_stderr": {key: {...}}, "_ci95": {key: {...}}, "_partial": {key: items}}}`;
-  `_partial` lists each key run under `--limit` or on fewer items than its language has.
+  "_overall": {...}, "_group_of": {key: group}, "_stderr": {key: {...}}, "_ci95": {key: {...}}, "_partial": {key: items}}}`;
+  `_partial` lists each key run under `--limit` or on fewer items than its language has; `_group_of`
+  each key's resource group (`unknown` without `--resource-groups`), for reports.
 - `results_<date>.json`: one `emma eval` call in lm-eval's layout (`results["<task>_<key>"]["acc,none"]`,
   `"acc_stderr,none"`, a group entry per task, `n-shot`, `n-samples`, `configs`, `versions`,
   `config.model_args`, `date`, `git_hash`), valid against `lm_eval.result_schema.EvalResults`.
@@ -70,6 +71,9 @@ HIGHER_IS_BETTER = {
     "self_bleu_emma500": False,
     "spbleu": True,
     "bertscore_f1": True,
+    "pass@1": True,  # code tasks (emma.eval.tasks.code)
+    "pass@10": True,
+    "pass@100": True,
 }
 CI_OF_MEANS = {"rougeL", "bertscore_f1"}  # means of item scores that also get a bootstrap interval
 IDENTITY_KEYS = ("name", "kind", "location", "fingerprint")

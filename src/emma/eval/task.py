@@ -65,6 +65,7 @@ class TaskOptions:
     # BERTScore's model under --preset emma500 (summarisation): a hub id or local folder, `:N` for layer N;
     # None: EMMA-500's bert-base-multilingual-cased (layer 9). See emma.eval.metrics.bertscore_f1
     bertscore_model: str | None = None
+    n_samples: int | None = None  # completions per problem for pass@k (code tasks; None: the task's default, 1)
 
     def __post_init__(self) -> None:
         if self.preset not in ("default", "emma500"):
@@ -73,6 +74,8 @@ class TaskOptions:
             raise EmmaError(f"temperature must be >= 0, got {self.temperature}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise EmmaError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.n_samples is not None and self.n_samples < 1:
+            raise EmmaError(f"n_samples must be >= 1, got {self.n_samples}")
         if self.limit_mode not in LIMIT_MODES:
             raise EmmaError(f"unknown limit mode {self.limit_mode!r}; use one of {', '.join(LIMIT_MODES)}")
         if self.shot_pool not in SHOT_POOLS:
