@@ -21,6 +21,8 @@ Metrics (`emma.eval.metrics`):
   EMMA-500's computation, each output against the first other one (see `emma.eval.metrics`);
 - `rougeL`: under `--preset emma500` the PyPI `rouge` package's ROUGE-L F (EMMA-500's), in the
   default preset emma's multilingual ROUGE-L (`rouge-score` with a Unicode tokenizer), item mean.
+- `in_script`, `in_language` (with `--lid-model`): the share of outputs in the language's script and
+  language (`emma.eval.fidelity`), over every output.
 Under `--preset emma500` every metric is computed over the outputs EMMA-500's filter keeps (not
 empty, not dots alone; `n_scored`), as its evaluate.py does; the default preset scores every output.
 """
@@ -31,14 +33,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval import metrics
+from emma.eval import fidelity, metrics
 from emma.eval.data import hub_rows, require
 from emma.eval.generation import GenRequest
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean, sample_items
 from emma.eval.tasks._emma500 import decoding
 from emma.io import read_jsonl
 
-METRICS = ["chrf", "bleu", "rougeL", "self_bleu", "self_bleu_emma500"]
+METRICS = ["chrf", "bleu", "rougeL", "self_bleu", "self_bleu_emma500", "in_script", "in_language"]  # in_language: --lid-model
 DATASET = "CohereForAI/aya_evaluation_suite"
 CONFIGS = ("aya_human_annotated", "dolly_machine_translated")
 
@@ -111,6 +113,7 @@ def score(outputs: list[str], refs: list[str], *, emma500: bool) -> tuple[dict, 
 
 def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progress: Progress = None) -> Result:
     rows = load(data_dir, lang)
+    lid = fidelity.load(opts.lid_model)  # before generating: a bad path fails fast
     emma500 = opts.preset == "emma500"
     gen = decoding(opts, max_new_tokens=256, preset_task="aya")
     chosen = sample_items(rows, opts.limit, opts.seed, mode=opts.limit_mode)
@@ -122,10 +125,10 @@ def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progr
     scores, per_rouge = score(outputs, refs, emma500=emma500)
     kept = metrics.emma500_kept(outputs) if emma500 else [True] * len(outputs)
     samples = [
-        {"id": i, "context": r["inputs"], "reference": r["targets"], "prediction": out, "scored": k, "rougeL": rl}
-        for (i, r), out, k, rl in zip(chosen, outputs, kept, per_rouge)
+        {"id": i, "context": r["inputs"], "reference": r["targets"], "prediction": out, "scored": k, "rougeL": rl, **checked}
+        for (i, r), out, k, rl, checked in zip(chosen, outputs, kept, per_rouge, fidelity.check(outputs, lang, lid))
     ]
-    return samples, scores | {"n": len(samples), "n_total": len(rows), "decoding": gen}
+    return samples, scores | fidelity.scores(samples) | {"n": len(samples), "n_total": len(rows), "decoding": gen}
 
 
 TASKS = [

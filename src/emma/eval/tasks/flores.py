@@ -29,6 +29,9 @@ Two presets (`--preset`); every setting below is the default preset's unless mar
     gives a local copy (`emma.eval.metrics.ensure_flores200_spm`); checked before generating.
   EMMA-500 generated with vLLM: sampled outputs match its in distribution, not token for token.
   `--prompt` and `--shot-pool` do not apply under this preset.
+Both presets: `in_script` (and `in_language` with `--lid-model`), the share of outputs in the
+target's script and language (`emma.eval.fidelity`): a model that answers in the source language
+gets some chrF for names and numbers, and 0 here.
 
 `--langs`: `xxx_Scrp` means both directions with English (eng_Latn-xxx_Scrp, xxx_Scrp-eng_Latn);
 `src-tgt` (`fra_Latn-deu_Latn`) or `src->tgt` in any code form (`fr->de`) one direction; `all` every language
@@ -52,14 +55,14 @@ import re
 from pathlib import Path
 
 from emma.errors import EmmaError
-from emma.eval import metrics
+from emma.eval import fidelity, metrics
 from emma.eval.data import hub_rows
 from emma.eval.generation import GenRequest
 from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items, sample_shots
 from emma.eval.tasks._emma500 import decoding, flores200_name
 from emma.io import read_sib_tsv
 
-METRICS = ["bleu", "chrf", "spbleu"]  # spbleu: --preset emma500
+METRICS = ["bleu", "chrf", "spbleu", "in_script", "in_language"]  # spbleu: --preset emma500; in_language: --lid-model
 PIVOT = "eng_Latn"
 _PAIR = re.compile(r"[a-z]{2,3}_[A-Z][a-z]{3}-[a-z]{2,3}_[A-Z][a-z]{3}")
 
@@ -202,6 +205,7 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
     if opts.preset == "emma500":
         return _run_emma500(backend, data_dir, pair, opts, progress)
     src, tgt = pair.split("-", 1)
+    lid = fidelity.load(opts.lid_model)  # before generating: a bad path fails fast
     full = _parallel(data_dir, src, tgt, "test")
     test = [t for _, t in sample_items(full, opts.limit, opts.seed, mode=opts.limit_mode)]
     pool = _parallel(data_dir, src, tgt, "dev") if opts.shots else []
@@ -216,7 +220,7 @@ def run(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progr
         items.append(_item(sid, source, reference, context, shots))
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
-    return _result(items, outputs, len(full), gen, spbleu=False)
+    return _result(items, outputs, len(full), gen, spbleu=False, tgt=tgt, lid=lid)
 
 
 def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptions, progress: Progress = None) -> Result:
@@ -226,6 +230,7 @@ def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptio
     if not no_spbleu:
         metrics.ensure_flores200_spm()  # before any generation: a missing model fails fast, in one line
     src, tgt = pair.split("-", 1)
+    lid = fidelity.load(opts.lid_model)
     full = _parallel(data_dir, src, tgt, "test", strip=True)
     pool = _parallel(data_dir, src, tgt, "dev", strip=True) if opts.shots else []
     draws = emma500_shot_indices(len(full), len(pool), opts.shots, opts.seed)
@@ -239,7 +244,7 @@ def _run_emma500(backend: Backend, data_dir: DataDir, pair: str, opts: TaskOptio
         items.append(_item(sid, source, reference, context, shots))
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = backend.generate(requests, progress=progress)  # as generated: EMMA-500 scores outputs[0].text
-    samples, scores = _result(items, outputs, len(full), gen, spbleu=not no_spbleu)
+    samples, scores = _result(items, outputs, len(full), gen, spbleu=not no_spbleu, tgt=tgt, lid=lid)
     if no_spbleu:
         scores["spbleu_skipped"] = f"{metrics.FLORES200_SPM_ENV}=off: spBLEU not computed"
     return samples, scores
@@ -257,10 +262,16 @@ def _item(sid: str, source: str, reference: str, context: str, shots: list[tuple
     }
 
 
-def _result(items: list[dict], outputs: list[str], total: int, gen: dict, *, spbleu: bool) -> Result:
+def _result(items: list[dict], outputs: list[str], total: int, gen: dict, *, spbleu: bool, tgt: str, lid=None) -> Result:
+    """Per item its sentence chrF++ and whether the output is in the target's script (and language,
+    with a LID model); the pair's corpus scores with the fidelity rates beside them."""
     chrf = metrics.chrf()
-    samples = [{**it, "prediction": out, "chrf": chrf.sentence_score(out, [it["reference"]]).score} for it, out in zip(items, outputs)]
-    return samples, {**_score(outputs, items, spbleu=spbleu), "n": len(samples), "n_total": total, "decoding": gen}
+    samples = [
+        {**it, "prediction": out, "chrf": chrf.sentence_score(out, [it["reference"]]).score, **checked}
+        for it, out, checked in zip(items, outputs, fidelity.check(outputs, tgt, lid))
+    ]
+    scores = {**_score(outputs, items, spbleu=spbleu), **fidelity.scores(samples)}
+    return samples, {**scores, "n": len(samples), "n_total": total, "decoding": gen}
 
 
 TASKS = [

@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from emma.errors import EmmaError
-from emma.eval import metrics
+from emma.eval import fidelity, metrics
 from emma.eval.data import require
+from emma.eval.fidelity import in_script as in_script  # re-exported: they lived here first
+from emma.eval.fidelity import lid_labels as lid_labels
 from emma.eval.generation import GenRequest
-from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, mean, sample_items
+from emma.eval.task import Backend, DataDir, Progress, Result, Task, TaskOptions, sample_items
 from emma.eval.tasks._emma500 import decoding
 from emma.io import read_jsonl
-from emma.text import script_matches
 
 METRICS = ["self_bleu", "self_bleu_emma500", "in_script", "in_language"]
 _TEXT_FIELDS = ("prompt_translated", "prompt", "text")
@@ -85,19 +86,6 @@ def self_bleu_emma500(outputs: list[str]) -> float:
     return metrics.self_bleu_emma500(outputs)
 
 
-def in_script(text: str, lang: str) -> bool:
-    from emma.languages import detect_script
-
-    return script_matches(lang.split("_")[1], detect_script(text))
-
-
-def lid_labels(model, texts: list[str]) -> list[str]:
-    """Top label (`xxx_Scrp`) of a fastText LID model for each text."""
-    from emma.lid import predict
-
-    return [label for label, _ in predict(model, texts)]
-
-
 def prompt_of(row: dict, opts: TaskOptions) -> str:
     """The exact text sent: under --preset emma500 the prompt as it is (`prompt_translated`, EMMA-500's
     field, else the row's other prompt field), else the prompt stripped plus a newline."""
@@ -110,40 +98,33 @@ def run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, progr
     all_rows = load(data_dir, lang)
     chosen = sample_items(all_rows, opts.limit, opts.seed, lambda r: str(r.get("category")), mode=opts.limit_mode)
     rows = [r for _, r in chosen]
-    from emma.lid import load_lid
-
-    lid = load_lid(opts.lid_model, "--lid-model") if opts.lid_model else None  # before generating: a bad path fails fast
+    lid = fidelity.load(opts.lid_model)  # before generating: a bad path fails fast
     gen = decoding(opts, max_new_tokens=256, preset_task="polywrite")
     contexts = [prompt_of(r, opts) for r in rows]
     requests = [GenRequest(c, until=(), **gen) for c in contexts]
     outputs = backend.generate(requests, progress=progress)
     if opts.preset != "emma500":
         outputs = [o.strip() for o in outputs]
-    labels = lid_labels(lid, [o.strip() for o in outputs]) if lid else [None] * len(outputs)
-    samples: list[dict[str, Any]] = []
-    for (i, r), context, out, label in zip(chosen, contexts, outputs, labels):
-        s: dict[str, Any] = {
+    samples: list[dict[str, Any]] = [
+        {
             "id": i,
             "name": r.get("name"),
             "category": r.get("category"),
             "prompt_en": r.get("prompt_en"),
             "context": context,  # the exact prompt sent
             "prediction": out,
-            "in_script": float(in_script(out, lang)),
+            **checked,
         }
-        if label is not None:
-            s |= {"lid": label, "in_language": float(label == lang)}
-        samples.append(s)
+        for (i, r), context, out, checked in zip(chosen, contexts, outputs, fidelity.check(outputs, lang, lid))
+    ]
     scores: dict[str, Any] = {
         "self_bleu": self_bleu(outputs),
         "self_bleu_emma500": self_bleu_emma500(outputs),
-        "in_script": mean(s["in_script"] for s in samples),
+        **fidelity.scores(samples),
         "n": len(samples),
         "n_total": len(all_rows),
         "decoding": gen,
     }
-    if opts.lid_model:
-        scores["in_language"] = mean(s["in_language"] for s in samples)
     return samples, scores
 
 

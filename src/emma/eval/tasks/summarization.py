@@ -27,6 +27,9 @@ Two presets (`--preset`):
   each language's record names the prompt used (`prompt_language`). EMMA-500 generated with vLLM:
   sampled outputs match its in distribution, not token for token.
 
+Both presets also report `in_script` (and `in_language` with `--lid-model`): the share of
+summaries written in the document's script and language (`emma.eval.fidelity`), over every output.
+
 An item's id is the dataset's `id`, else its row index; `--limit` takes a seeded sample.
 
 Local layouts: XL-Sum as released, `<data_dir>/<language name>_{test,train}.jsonl` (`english_test.jsonl`,
@@ -43,6 +46,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from emma.errors import EmmaError
+from emma.eval import fidelity
 from emma.eval.data import hub_rows, require
 from emma.eval.generation import GenRequest
 from emma.eval.metrics import bertscore_f1, emma500_kept, rouge_l_emma500
@@ -51,7 +55,7 @@ from emma.eval.tasks._emma500 import XLSUM_PROMPTS, decoding, xlsum_prompt_langu
 from emma.io import read_jsonl
 from emma.text import clip_words, words
 
-METRICS = ["rougeL", "bertscore_f1"]  # bertscore_f1: --preset emma500
+METRICS = ["rougeL", "bertscore_f1", "in_script", "in_language"]  # bertscore_f1: --preset emma500; in_language: --lid-model
 HUB_SUBSETS = {"massivesumm_long": "MaLA-LM/MassiveSumm_long", "massivesumm_short": "MaLA-LM/MassiveSumm_short"}
 _OTHER_SPLITS = ("_train", "_dev", "_validation")
 MAX_DOC_WORDS = 400
@@ -240,8 +244,9 @@ def _run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, prog
     for n, r in enumerate(rows, 1):
         if not isinstance(r.get("text"), str) or not isinstance(r.get("summary"), str) or not r["text"].strip():
             raise EmmaError(f"{name}: {lang} item {n} needs non-empty `text` and `summary` strings")
+    lid = fidelity.load(opts.lid_model)  # before generating: a bad path fails fast
     if opts.preset == "emma500":
-        return _run_emma500(backend, lang, opts, progress, name=name, rows=rows)
+        return _run_emma500(backend, lang, opts, progress, name=name, rows=rows, lid=lid)
     train = rows_of(data_dir, lang, "train") if opts.shots else []
     pool, pool_split = (train, "train") if train else (rows, "test")
     indexed = list(enumerate(pool))
@@ -263,11 +268,14 @@ def _run(backend: Backend, data_dir: DataDir, lang: str, opts: TaskOptions, prog
         )
         requests.append(GenRequest(context, until=("\n",), **gen))
     outputs = [o.strip() for o in backend.generate(requests, progress=progress)]
-    samples = [{**it, "prediction": out, "rougeL": rouge_l(out, it["reference"])} for it, out in zip(items, outputs)]
-    return samples, mean_scores(samples, ["rougeL"]) | {"n_total": len(rows), "decoding": gen}
+    samples = [
+        {**it, "prediction": out, "rougeL": rouge_l(out, it["reference"]), **checked}
+        for it, out, checked in zip(items, outputs, fidelity.check(outputs, lang, lid))
+    ]
+    return samples, mean_scores(samples, ["rougeL"]) | fidelity.scores(samples) | {"n_total": len(rows), "decoding": gen}
 
 
-def _run_emma500(backend: Backend, lang: str, opts: TaskOptions, progress: Progress, *, name: str, rows: list[dict]) -> Result:
+def _run_emma500(backend: Backend, lang: str, opts: TaskOptions, progress: Progress, *, name: str, rows: list[dict], lid=None) -> Result:
     """EMMA-500's eval_xlsum.py and evaluate.py for one language (see the module docstring)."""
     if opts.shots:
         raise EmmaError(f"{name}: --preset emma500 is zero-shot (EMMA-500's eval_xlsum.py); drop --shots")
@@ -287,10 +295,12 @@ def _run_emma500(backend: Backend, lang: str, opts: TaskOptions, progress: Progr
     for i, v in zip(idx, f1 or []):
         per_f1[i] = v
     samples = [
-        {**it, "prediction": out, "scored": keep, "rougeL": r, **({"bertscore_f1": b} if f1 is not None else {})}
-        for it, out, keep, r, b in zip(items, outputs, kept, per_rouge, per_f1)
+        {**it, "prediction": out, "scored": keep, "rougeL": r, **({"bertscore_f1": b} if f1 is not None else {}), **checked}
+        for it, out, keep, r, b, checked in zip(items, outputs, kept, per_rouge, per_f1, fidelity.check(outputs, lang, lid))
     ]
-    scores = {"rougeL": rouge, **({"bertscore_f1": mean(f1)} if f1 is not None else {}), "n": len(samples), "n_scored": len(idx)}
+    # the fidelity rates are over every output: one EMMA-500's filter drops is in no language either
+    scores = {"rougeL": rouge, **({"bertscore_f1": mean(f1)} if f1 is not None else {}), **fidelity.scores(samples)}
+    scores |= {"n": len(samples), "n_scored": len(idx)}
     return samples, scores | {"n_total": len(rows), "bertscore": bert, "prompt_language": xlsum_prompt_language(lang), "decoding": gen}
 
 
