@@ -114,6 +114,7 @@ PACK = ["corpus", "pack", "{in}/docs.jsonl", "--tokenizer", "{tiny}", "--out", "
 MIX = ["corpus", "mix", "{in}/stats.yaml", "--out", "{t}/out/mix.yaml"]
 LIDT = ["lid", "train", "--data-dir", "{in}/lid_train.jsonl", "--out", "{t}/out/lid.bin"]
 LIDE = ["lid", "eval", "--model", "{in}/corrupt.gguf", "--data-dir", "{in}/lid_train.jsonl"]
+PWB = ["polywrite", "build", "--langs", "fra_Latn", "--translator", "{tiny}", "--out", "{t}/out"]
 
 CASES: list[tuple[str, list[str]]] = [
     # ---- lang: unknown codes and names
@@ -407,6 +408,33 @@ CASES: list[tuple[str, list[str]]] = [
     ("demo-out-is-file", ["demo", "--model", "{tiny}", "--out", "{in}/afile"]),
     ("demo-out-under-file", ["demo", "--model", "{tiny}", "--out", "{in}/afile/out"]),
     ("demo-out-proc", ["demo", "--model", "{tiny}", "--out", "/proc/nonexistent/out"]),
+    # ---- polywrite build: every input checked before the translator is loaded
+    ("pwb-prompts-missing", [*PWB, "--prompts", "{t}/nope.jsonl"]),
+    ("pwb-prompts-bad-json", [*PWB, "--prompts", "{in}/bad.jsonl"]),
+    ("pwb-prompts-not-objects", [*PWB, "--prompts", "{in}/notobj.jsonl"]),
+    ("pwb-prompts-empty", [*PWB, "--prompts", "{in}/empty.jsonl"]),
+    ("pwb-prompts-no-category", [*PWB, "--prompts", "{in}/nolang.jsonl"]),
+    ("pwb-prompts-binary", [*PWB, "--prompts", "{in}/binary.jsonl"]),
+    ("pwb-langs-unknown", ["polywrite", "build", "--langs", "xyz", "--translator", "{tiny}", "--out", "{t}/out"]),
+    ("pwb-langs-empty", ["polywrite", "build", "--langs", "", "--translator", "{tiny}", "--out", "{t}/out"]),
+    ("pwb-langs-english", ["polywrite", "build", "--langs", "eng_Latn", "--translator", "{tiny}", "--out", "{t}/out"]),
+    ("pwb-min-bleu-over-100", [*PWB, "--min-bleu", "101"]),
+    ("pwb-min-bleu-neg", [*PWB, "--min-bleu", "-1"]),
+    ("pwb-min-bleu-abc", [*PWB, "--min-bleu", "abc"]),
+    ("pwb-limit-zero", [*PWB, "--limit", "0"]),
+    ("pwb-translator-missing", ["polywrite", "build", "--langs", "fra_Latn", "--translator", "{t}/nope", "--out", "{t}/out"]),
+    ("pwb-translator-not-a-model", ["polywrite", "build", "--langs", "fra_Latn", "--translator", "{in}/notmodel", "--out", "{t}/out"]),
+    ("pwb-translator-corrupt-gguf", ["polywrite", "build", "--langs", "fra_Latn", "--translator", "{in}/corrupt.gguf", "--out", "{t}/out"]),
+    ("pwb-openai-no-url", ["polywrite", "build", "--langs", "fra_Latn", "--translator", "mt", "--backend", "openai", "--out", "{t}/out"]),
+    ("pwb-no-translator", ["polywrite", "build", "--langs", "fra_Latn", "--out", "{t}/out"]),
+    ("pwb-prompt-style-bogus", [*PWB, "--prompt", "bogus"]),
+    ("pwb-lid-model-missing", [*PWB, "--lid-model", "{t}/nope.bin"]),
+    ("pwb-lid-model-corrupt", [*PWB, "--lid-model", "{in}/afile"]),
+    ("pwb-out-is-file", ["polywrite", "build", "--langs", "fra_Latn", "--translator", "{tiny}", "--out", "{in}/afile"]),
+    ("pwb-device-cuda-absent", [*PWB, "--device", "cuda"]),
+    ("pwb-batch-size-zero", [*PWB, "--batch-size", "0"]),
+    ("pwb-num-beams-zero", [*PWB, "--num-beams", "0"]),
+    ("polywrite-unknown-command", ["polywrite", "nosuch"]),
     # ---- real SIB-200 data
     ("sib-eval-langs-xx", [*EVAL, "--data-dir", "{sib}", "--langs", "xx"]),
     ("sib-eval-langs-absent", [*EVAL, "--data-dir", "{sib}", "--langs", "deu_Grek"]),
@@ -437,6 +465,7 @@ def test_table_is_big_and_covers_every_command():
         "corpus mix",
         "lid train",
         "lid eval",
+        "polywrite build",
         "report",
         "lang",
         "models",
