@@ -231,9 +231,9 @@ def test_partial_runs_are_marked_everywhere(tmp_path, sib, fakes, monkeypatch):
         (tmp_path / d / name).rename(tmp_path / "all" / f"{d}-{name}")
     md = write_tables(tmp_path / "all")[0].read_text()
     acc = {d: load_scores(tmp_path / "all")[f"{d}-{name}"]["sib200"]["eng_Latn"]["acc"] for d in ("cut", "short", "whole")}
-    assert f"| cut-{name} | {acc['cut']:.4f} (1 langs, partial) | {acc['cut']:.4f} (n=2 of 5, partial) |" in md
-    assert f"| short-{name} | {acc['short']:.4f} (1 langs) | {acc['short']:.4f} (n=5 < limit 50) |" in md
-    assert f"| whole-{name} | {acc['whole']:.4f} (1 langs) | {acc['whole']:.4f} (n=5) |" in md
+    assert f"| language | cut-{name} | short-{name} | whole-{name} |" in md  # languages as rows, one column per model
+    assert f"| Avg | {acc['cut']:.4f} (1 langs, partial) | {acc['short']:.4f} (1 langs) | {acc['whole']:.4f} (1 langs) |" in md
+    assert f"| eng_Latn | {acc['cut']:.4f} (n=2 of 5, partial) | {acc['short']:.4f} (n=5 < limit 50) | {acc['whole']:.4f} (n=5) |" in md
     assert "## Models" in md and model_identity(str(model), "hf")["fingerprint"] in md
 
 

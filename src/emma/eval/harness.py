@@ -88,9 +88,13 @@ def aggregate(per_lang: dict[str, dict], groups: dict[str, str], metrics: list[s
         return out | {"languages": len(langs)}
 
     by_group: dict[str, list[str]] = {}
+    group_of: dict[str, str] = {}  # each key's group, so a report can sort and filter languages by it
     for lang in per_lang:
-        by_group.setdefault(groups.get(group_key(lang) if group_key else lang, "unknown"), []).append(lang)
-    return {"_groups": {g: average(v) for g, v in by_group.items()}, "_overall": average(list(per_lang))} if per_lang else {}
+        group_of[lang] = groups.get(group_key(lang) if group_key else lang, "unknown")
+        by_group.setdefault(group_of[lang], []).append(lang)
+    if not per_lang:
+        return {}
+    return {"_groups": {g: average(v) for g, v in by_group.items()}, "_overall": average(list(per_lang)), "_group_of": group_of}
 
 
 def evaluate(

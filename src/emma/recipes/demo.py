@@ -4,7 +4,7 @@ chains the stages through their files.
 Base model (SmolLM2-135M, English-centric, playing Llama 2's part) -> held-out NLL on UDHR
 articles in 24 languages (eval's NLL scorer) -> continual pre-training on the other articles,
 languages mixed by temperature sampling (`emma train`, reading `data/train.jsonl`, into `train/`)
--> held-out NLL again -> results.json, report.md, nll.png (report stage).
+-> held-out NLL again -> results.json, report.md, report.html, nll.png (report stage).
 
 Every stage writes its output atomically into --out and is skipped when rerun, so a killed demo
 resumes: finished languages are not rescored and training continues from its last sealed checkpoint.
@@ -319,6 +319,10 @@ def summarize_demo(langs: dict[str, dict]) -> dict:
         "mean_relative_nll_drop_by_group": {g: sum(v) / len(v) for g, v in by_group.items()},
         # > 0: the worse the base model's bits per byte, the larger the relative NLL drop.
         "spearman_base_bpb_vs_drop": spearman([langs[lang]["bpb_before"] for lang in rel], list(rel.values())),
+        # the same question by the absolute measure (drop in bits per byte), which can disagree with the relative one
+        "spearman_base_bpb_vs_bpb_drop": spearman(
+            [r["bpb_before"] for r in langs.values()], [r["bpb_before"] - r["bpb_after"] for r in langs.values()]
+        ),
     }
 
 
@@ -344,6 +348,7 @@ def print_summary(results: dict, out: Path) -> None:
     console.print(table)
     console.print(
         f"NLL fell for [bold]{s['nll_fell']}/{s['languages']}[/] languages; mean relative drop {s['mean_relative_nll_drop']:.1%}; "
-        f"Spearman(base bpb, drop) = {s['spearman_base_bpb_vs_drop']:.2f}; {results['wall_time_s']:.0f} s"
+        f"Spearman(base bpb, relative drop) = {s['spearman_base_bpb_vs_drop']:.2f}, "
+        f"(base bpb, bpb drop) = {s.get('spearman_base_bpb_vs_bpb_drop', float('nan')):.2f}; {results['wall_time_s']:.0f} s"
     )
-    console.print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'nll.png'}; checkpoint {results['checkpoint']}")
+    console.print(f"wrote {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'}, {out / 'nll.png'}; checkpoint {results['checkpoint']}")

@@ -1,6 +1,6 @@
 """`emma report DIR`: tables from an `emma eval` output folder, in EMMA-500's evaluation_results
-layout: one table per task and metric, one row per model, columns `Avg` then languages; and one
-per-resource-group table per task and metric. Written as CSV and Markdown, with a table of the
+layout turned on its side: one table per task and metric, one row per language (`Avg` first), one
+column per model; and one per-resource-group table per task and metric. Written as CSV and Markdown, with a table of the
 models (their identity: what was evaluated, its weights fingerprint, backend, dtype).
 
 Every language cell carries its item count, `0.5123 (n=20)`, and says when it is not the whole
@@ -105,20 +105,20 @@ def _avg_cell(t: dict, d: dict | None, metric: str) -> str:
 
 
 def tables(scores: dict[str, dict]) -> list[tuple[str, list[list[str]]]]:
-    """(title, rows) for every task x metric, languages then groups."""
+    """(title, rows) for every task x metric: languages as rows (`Avg` first), one column per model;
+    then the same per resource group. Rows, not columns, so 200 languages make a long table, not a wide one."""
     out = []
     tasks = sorted({t for s in scores.values() for t in _tasks(s)})
+    models = list(scores)
     for task in tasks:
         langs = sorted({lang for s in scores.values() for lang in s.get(task, {}) if not lang.startswith("_")})
         metrics = sorted({m for s in scores.values() for lang in langs for m in s.get(task, {}).get(lang, {}) if m != "n"})
+        used = [g for g in GROUPS + ["unknown"] if any(g in s.get(task, {}).get("_groups", {}) for s in scores.values())]
         for metric in metrics:
-            rows = [["model", "Avg", *langs]]
-            grows = [["model", "Avg", *[g for g in GROUPS + ["unknown"] if any(g in s.get(task, {}).get("_groups", {}) for s in scores.values())]]]
-            for model, s in scores.items():
-                t = s.get(task, {})
-                avg = _avg_cell(t, t.get("_overall"), metric)
-                rows.append([model, avg, *[_lang_cell(t, lang, metric) for lang in langs]])
-                grows.append([model, avg, *[_avg_cell(t, t.get("_groups", {}).get(g), metric) for g in grows[0][2:]]])
+            rows = [["language", *models], ["Avg", *[_avg_cell(s.get(task, {}), s.get(task, {}).get("_overall"), metric) for s in scores.values()]]]
+            rows += [[lang, *[_lang_cell(s.get(task, {}), lang, metric) for s in scores.values()]] for lang in langs]
+            grows = [["group", *models]]
+            grows += [[g, *[_avg_cell(s.get(task, {}), s.get(task, {}).get("_groups", {}).get(g), metric) for s in scores.values()]] for g in used]
             out.append((f"{task} {metric}", rows))
             out.append((f"{task} {metric} by resource group", grows))
     return out
