@@ -9,7 +9,7 @@ Two kinds, the best one the machine has is used (`EMMA_SANDBOX=bwrap|rlimit` or 
 - `rlimit`: a plain subprocess with `resource.setrlimit` (RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE,
   RLIMIT_NPROC, no core files) in a new session, in a fresh temp folder, with a clean environment
   (HOME is the folder). Where it can (root, or unprivileged user namespaces), it also enters a new
-  network namespace (no network) and, as root, drops to user `nobody`, so the user's files are
+  network namespace (no network) and, as root, drops to a fresh unprivileged uid, so the user's files are
   not writable; `describe()` says which of these applied. Without them the code can still reach
   the network and write what the user can: install bubblewrap.
 
@@ -21,6 +21,7 @@ memory, cpu_time, file_size, compile_error, killed).
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import signal
@@ -37,7 +38,9 @@ from emma.errors import EmmaError
 KINDS = ("bwrap", "rlimit")
 ENV_VAR = "EMMA_SANDBOX"
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"  # toolchains are looked up here only: what the sandbox can see
-NOBODY = 65534
+NOBODY = 65534  # the uid a test sees inside bwrap
+UID_BASE = 200_000  # as root, each test runs as its own uid from here: no files, its own RLIMIT_NPROC count
+_uids = itertools.count()
 MOUNT_POINT = "/sandbox"  # where the test's folder appears inside bwrap
 _OUTPUT_CAP = 64 * 1024  # bytes of stdout/stderr kept from a test
 
@@ -90,10 +93,10 @@ def bwrap_works() -> bool:
         return False
     with tempfile.TemporaryDirectory(prefix="emma-sbx-probe-") as d:
         if os.geteuid() == 0:
-            os.chown(d, NOBODY, NOBODY)
+            os.chown(d, UID_BASE, UID_BASE)
         try:
             done = subprocess.run(
-                [*_launch(Limits(timeout=10), False), *_bwrap_argv(d, ()), "/bin/sh", "-c", "exit 0"],
+                [*_launch(Limits(timeout=10), False, UID_BASE), *_bwrap_argv(d, ()), "/bin/sh", "-c", "exit 0"],
                 capture_output=True,
                 timeout=20,
                 env=_env(d, ()),
@@ -122,7 +125,7 @@ def choose(kind: str | None = None) -> str:
 
 
 def _rlimit_features() -> tuple[bool, bool]:
-    """(network isolated, runs as nobody) for the rlimit kind on this machine."""
+    """(network isolated, runs as an unprivileged uid) for the rlimit kind on this machine."""
     return _netns_possible(), os.geteuid() == 0
 
 
@@ -130,7 +133,10 @@ def _rlimit_features() -> tuple[bool, bool]:
 def _netns_possible() -> bool:
     try:
         done = subprocess.run(
-            [*_launch(Limits(timeout=10), True), "/bin/sh", "-c", "exit 0"], capture_output=True, timeout=20, env={"EMMA_SANDBOX_NEED_NET": "1"}
+            [*_launch(Limits(timeout=10), True, UID_BASE), "/bin/sh", "-c", "exit 0"],
+            capture_output=True,
+            timeout=20,
+            env={"EMMA_SANDBOX_NEED_NET": "1"},
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -145,7 +151,9 @@ def describe(kind: str) -> dict:
     return {
         "kind": "rlimit",
         "network": "none (own namespace)" if netns else "OPEN (no namespaces here: install bubblewrap)",
-        "user_files": "read-only to it (runs as nobody)" if nobody else "writable by it (install bubblewrap)",
+        "user_files": "read-only to it (an unprivileged uid; world-writable folders such as /tmp excepted)"
+        if nobody
+        else "writable by it (install bubblewrap)",
     }
 
 
@@ -157,11 +165,11 @@ def describe_line(kind: str) -> str:
 # --- the child's limits --------------------------------------------------------------------------
 
 # Run by a fresh interpreter between emma and the test (no preexec_fn: emma may hold threads, a model,
-# a thread pool of tests): the network namespace (rlimit kind), user nobody (as root), the rlimits,
-# then exec. Arguments: net(0/1) AS CPU FSIZE NPROC, then the command.
+# a thread pool of tests): the network namespace (rlimit kind), an unprivileged uid (as root), the
+# rlimits, then exec. Arguments: net(0/1) UID AS CPU FSIZE NPROC, then the command.
 _LAUNCHER = r"""
 import ctypes, os, resource, sys
-net, limits, argv = sys.argv[1] == "1", [int(v) for v in sys.argv[2:6]], sys.argv[6:]
+net, uid_to, limits, argv = sys.argv[1] == "1", int(sys.argv[2]), [int(v) for v in sys.argv[3:7]], sys.argv[7:]
 def unshare(flags):
     return ctypes.CDLL(None, use_errno=True).unshare(ctypes.c_int(flags)) == 0
 if net:
@@ -175,8 +183,8 @@ if net:
             sys.exit(126)
 if os.geteuid() == 0:
     os.setgroups([])
-    os.setgid(65534)
-    os.setuid(65534)
+    os.setgid(uid_to)
+    os.setuid(uid_to)
 for what, value in zip((resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC), limits):
     resource.setrlimit(what, (value, value))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -189,10 +197,10 @@ except OSError as exc:
 """
 
 
-def _launch(limits: Limits, network_ns: bool) -> list[str]:
+def _launch(limits: Limits, network_ns: bool, uid: int) -> list[str]:
     """The launcher's argv prefix for one step: the limits, and (rlimit kind) a network namespace.
-    As root the test drops to user nobody in both kinds: RLIMIT_NPROC does not bind root, and nobody
-    owns none of the user's files."""
+    As root the test drops to `uid` (its own, unused one) in both kinds: RLIMIT_NPROC does not bind
+    root, it counts per uid (a fork bomb's leftovers never starve the next test), and the uid owns no files."""
     cpu = limits.cpu if limits.cpu is not None else int(limits.timeout) + 2
     exe = os.path.realpath(sys.executable)
     return [
@@ -203,6 +211,7 @@ def _launch(limits: Limits, network_ns: bool) -> list[str]:
         "-c",
         _LAUNCHER,
         "1" if network_ns else "0",
+        str(uid),
         *(str(v) for v in (limits.memory, cpu, limits.file_size, limits.processes)),
     ]
 
@@ -296,28 +305,38 @@ def _classify(step: Step, code: int, stderr: bytes, stdout: bytes, timed_out: bo
     return Outcome("error", detail, code, seconds)
 
 
+def _root() -> str | None:
+    """Where the tests' folders go: $EMMA_SANDBOX_DIR, else /tmp where every user may pass through it
+    (a private $TMPDIR would keep the test's own uid out of its folder), else the temp folder."""
+    chosen = os.environ.get("EMMA_SANDBOX_DIR")
+    if chosen:
+        return chosen
+    return "/tmp" if os.path.isdir("/tmp") and os.stat("/tmp").st_mode & 0o001 else None
+
+
 def run(files: Mapping[str, str], steps: Sequence[Step], *, kind: str | None = None) -> Outcome:
     """Write `files` into a fresh folder and run `steps` there in the sandbox, one after another;
     the first step that does not exit 0 is the outcome, else passed. The folder is removed after."""
     kind = choose(kind)
-    base = tempfile.mkdtemp(prefix="emma-sbx-")
+    base = tempfile.mkdtemp(prefix="emma-sbx-", dir=_root())
     try:
         workdir = os.path.join(base, "w")
         os.mkdir(workdir)
         for name, text in files.items():
             Path(workdir, name).write_text(text, encoding="utf-8")
-        if os.geteuid() == 0:  # the child runs as nobody: give it its own folder
+        uid = UID_BASE + (os.getpid() % 1000) * 1000 + next(_uids) % 1000
+        if os.geteuid() == 0:  # the child runs as `uid`: give it its own folder
             os.chmod(base, 0o711)
             for p in (workdir, *(os.path.join(workdir, n) for n in files)):
-                os.chown(p, NOBODY, NOBODY)
+                os.chown(p, uid, uid)
         seen = MOUNT_POINT if kind == "bwrap" else workdir
         started = time.monotonic()
         for step in steps:
             argv = [a.replace("{dir}", seen) for a in step.argv]
             if kind == "bwrap":
-                argv = [*_launch(step.limits, False), *_bwrap_argv(workdir, step.env), *argv]
+                argv = [*_launch(step.limits, False, uid), *_bwrap_argv(workdir, step.env), *argv]
             else:
-                argv = [*_launch(step.limits, True), *argv]
+                argv = [*_launch(step.limits, True, uid), *argv]
             outcome = _run_step(argv, workdir, _env(seen, step.env), step)
             if not outcome.passed:
                 return outcome
