@@ -190,7 +190,7 @@ def test_prompts_file_checks(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_build_with_gemma(tmp_path):
+def test_real_build_with_gemma(tmp_path, capsys):
     """Gemma 3 270M translates 2 prompts into 2 languages and back through the CLI: every stored
     score is sacrebleu's on the stored texts, a prompt is kept exactly when the rule says so, and the
     summary's keep rates are the files' counts."""
@@ -198,10 +198,11 @@ def test_real_build_with_gemma(tmp_path):
     from emma.eval.fidelity import in_script
 
     out = tmp_path / "pw"
-    argv = ["polywrite", "build", "--langs", "fra_Latn,rus_Cyrl", "--translator", "gemma3-270m", "--limit", "2", "--max-new-tokens", "32"]
+    argv = ["polywrite", "build", "--langs", "fra_Latn,rus_Cyrl", "--translator", "gemma3-270m", "--limit", "2", "--max-new-tokens", "24"]
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--min-bleu", "10", "--out", str(out)])
     assert exc.value.code == 0
+    printed = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["settings"]["translator"]["model"]["name"] == "gemma3-270m" and summary["settings"]["n_prompts"] == 2
     for lang in ("fra_Latn", "rus_Cyrl"):
@@ -214,5 +215,6 @@ def test_real_build_with_gemma(tmp_path):
             assert r["kept"] == (r["bleu"] >= 10 and not copied and bool(r["in_script"]))
         kept = [r for r in rows if r["kept"]]
         assert summary["languages"][lang]["kept"] == len(kept) and summary["languages"][lang]["keep_rate"] == len(kept) / 2
+        assert f"{lang}: kept {len(kept)}/2 ({len(kept) / 2:.0%})" in printed
         dataset = out / f"{lang}.jsonl"
         assert (_lines(dataset) if dataset.exists() else []) == [{k: r[k] for k in FIELDS} for r in kept]

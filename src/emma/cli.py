@@ -740,7 +740,7 @@ def polywrite_build(
     identity, load = translator_setup(translator, backend.value, backend_options, options, num_beams=num_beams)
     with _no_empty_dirs_left(out):
         summary = build(
-            out, langs, identity, load, prompts=prompts, min_bleu=min_bleu, limit=limit, seed=seed, lid_model=lid_model and str(lid_model)
+            out, langs, identity, load, prompts=prompts, min_bleu=min_bleu, limit=limit, seed=seed, lid_model=str(lid_model) if lid_model else None
         )
     for line in summary_lines(summary):
         typer.echo(line)
