@@ -8,6 +8,8 @@
 #   deepspeed  emma train's strategy zero2 / zero3 (emma's `deepspeed` extra; its ops are built when first
 #          used, which needs a C++ compiler: g++ and ninja)
 #   ray    emma corpus build --executor ray: Ray (emma's `ray` extra), also for scripts/local-cluster.sh --ray
+#   browser  the HTML report's browser test (tests/test_report_browser.py): selenium (emma's `browser` extra),
+#          and on Debian/Ubuntu as root Chromium and its driver (apt: chromium chromium-driver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH=()
@@ -16,11 +18,11 @@ while [ $# -gt 0 ]; do
     --with) [ $# -ge 2 ] || { echo "setup.sh: --with needs a name, e.g. --with vllm" >&2; exit 2; }
             IFS=, read -ra parts <<<"$2"; WITH+=("${parts[@]}"); shift 2 ;;
     --with=*) IFS=, read -ra parts <<<"${1#--with=}"; WITH+=("${parts[@]}"); shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument $1 (use --with NAME)" >&2; exit 2 ;;
   esac
 done
-KNOWN="vllm slurm deepspeed ray"  # the optional parts below; each has a `want NAME` block
+KNOWN="vllm slurm deepspeed ray browser"  # the optional parts below; each has a `want NAME` block
 for name in ${WITH[@]+"${WITH[@]}"}; do
   case " $KNOWN " in *" $name "*) ;; *) echo "setup.sh: unknown --with $name (known: $KNOWN)" >&2; exit 2 ;; esac
 done
@@ -78,5 +80,17 @@ fi
 if want ray; then
   # the wheel brings its own daemons (ray start); nothing is started here
   .venv/bin/python -c "import ray" >/dev/null 2>&1 || $PIP install -q -e '.[ray]'
+fi
+if want browser; then
+  # selenium drives Debian's chromium through its chromedriver (both from apt, matching versions); no browser is downloaded
+  .venv/bin/python -c "import selenium" >/dev/null 2>&1 || $PIP install -q -e '.[browser]'
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q chromium chromium-driver >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+    else
+      echo "setup.sh: browser: install Chromium and chromedriver yourself (Debian: apt-get install chromium chromium-driver); selenium is installed" >&2
+    fi
+  fi
 fi
 echo "emma is set up in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))${WITH[*]+, with ${WITH[*]}}"

@@ -4,16 +4,18 @@ header sorts its rows, the group filter hides the other groups' rows; then save 
 
 Run by tests/test_report_browser.py inside a private network namespace (chromedriver and Chromium's
 DevTools listen on loopback ports, which no other process can then reach):
-    python tests/browser_check.py REPORT.html SCREENSHOT.png RESULT.json
+    python tests/browser_check.py REPORT.html SCREENSHOT.png RESULT.json [--table CSS] [--shot-at CSS]
+`--table`: the table whose sorting and filtering is tried (default: the first per-task one);
+`--shot-at`: the element scrolled to the top before the screenshot (default: the page's top).
 RESULT.json holds what was seen; the test asserts on it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from selenium import webdriver
@@ -38,7 +40,7 @@ def column(driver, table, i: int) -> list[str]:
     )
 
 
-def main(report: str, shot: str, result: str) -> None:
+def main(report: str, shot: str, result: str, table_css: str = "section table.sortable", shot_at: str | None = None) -> None:
     seen: dict = {}
     driver = browser()
     try:
@@ -50,7 +52,8 @@ def main(report: str, shot: str, result: str) -> None:
             "return {children: s.querySelectorAll('path, rect, text, use, line, polyline').length, width: b.width, height: b.height};});"
         )
         # sorting: the first per-task table, by the first model's column (numbers), then again (reversed)
-        table = driver.find_element(By.CSS_SELECTOR, "section table.sortable")
+        table = driver.find_element(By.CSS_SELECTOR, table_css)
+        section = table.find_element(By.XPATH, "./ancestor::section")
         headers = table.find_elements(By.CSS_SELECTOR, "thead th")
         seen["headers"] = [h.text for h in headers]
         col = 5  # language, name, group, script, n, then the models
@@ -63,7 +66,7 @@ def main(report: str, shot: str, result: str) -> None:
         by_language = column(driver, table, 0)
         seen["sort"] = {"before": before, "asc": asc, "desc": desc, "by_language": by_language, "aria": headers[0].get_attribute("aria-sort")}
         # filtering by group: only that group's rows stay visible
-        form = driver.find_element(By.CSS_SELECTOR, "section form.filters")
+        form = section.find_element(By.CSS_SELECTOR, "form.filters")
         select = Select(form.find_element(By.NAME, "group"))
         options = [o.get_attribute("value") for o in select.options if o.get_attribute("value")]
         seen["filter_groups"] = options
@@ -75,7 +78,10 @@ def main(report: str, shot: str, result: str) -> None:
             seen["shown_text"] = form.find_element(By.CSS_SELECTOR, ".shown").text
             select.select_by_value("")
         seen["console"] = [{"level": e.get("level"), "message": e.get("message")} for e in driver.get_log("browser")]
-        driver.execute_script("window.scrollTo(0, 0)")
+        if shot_at:
+            driver.execute_script("arguments[0].scrollIntoView(true)", driver.find_element(By.CSS_SELECTOR, shot_at))
+        else:
+            driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(shot)
     finally:
         driver.quit()
@@ -83,4 +89,10 @@ def main(report: str, shot: str, result: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    parser = argparse.ArgumentParser()
+    for name in ("report", "shot", "result"):
+        parser.add_argument(name)
+    parser.add_argument("--table", default="section table.sortable")
+    parser.add_argument("--shot-at", default=None)
+    a = parser.parse_args()
+    main(a.report, a.shot, a.result, a.table, a.shot_at)

@@ -95,6 +95,9 @@ def _prepare(root: Path) -> None:
     for name, body in scores.items():
         (d / f"report_{name}" / "m").mkdir(parents=True)
         (d / f"report_{name}" / "m" / "scores.json").write_text(body)
+    for model in ("m", "m2"):  # a good eval folder of two models, for --html / --baseline / compare cases
+        (d / "report_good" / model).mkdir(parents=True)
+        (d / "report_good" / model / "scores.json").write_text('{"sib200": {"eng_Latn": {"acc": 0.5, "n": 4}}}')
     (d / "report_binary" / "m").mkdir(parents=True)
     (d / "report_binary" / "m" / "scores.json").write_bytes(b"\xff\xfe\x00")
     (d / "groups_bad.json").write_text("{not json")
@@ -384,6 +387,22 @@ CASES: list[tuple[str, list[str]]] = [
     ("report-scores-str-metric", ["report", "{in}/report_str_metric"]),
     ("report-scores-list-task", ["report", "{in}/report_list_key"]),
     ("report-scores-binary", ["report", "{in}/report_binary"]),
+    ("report-html-missing", ["report", "{t}/nope", "--html", "{t}/r.html"]),
+    ("report-html-empty-folder", ["report", "{in}/empty", "--html", "{t}/r.html"]),
+    ("report-html-second-missing", ["report", "{in}/report_good", "{t}/nope", "--html", "{t}/out/r.html"]),
+    ("report-html-scores-corrupt", ["report", "{in}/report_corrupt", "--html", "{t}/out/r.html"]),
+    ("report-html-unknown-baseline", ["report", "{in}/report_good", "--html", "{t}/r.html", "--baseline", "nosuch"]),
+    ("report-html-onto-folder", ["report", "{in}/report_good", "--html", "{in}/empty"]),
+    ("report-html-under-file", ["report", "{in}/report_good", "--html", "{in}/afile/r.html"]),
+    ("report-baseline-without-html", ["report", "{in}/report_good", "--baseline", "m"]),
+    ("report-second-missing", ["report", "{in}/report_good", "{t}/nope"]),
+    ("compare-missing", ["compare", "{t}/nope"]),
+    ("compare-empty-folder", ["compare", "{in}/empty"]),
+    ("compare-one-model", ["compare", "{in}/report_good/m"]),
+    ("compare-unknown-baseline", ["compare", "{in}/report_good", "--baseline", "nosuch"]),
+    ("compare-unknown-task", ["compare", "{in}/report_good", "--task", "nosuch"]),
+    ("eval-report-to-unknown", [*EVAL, "--report-to", "bogus"]),
+    ("eval-report-to-none-and-tracker", [*EVAL, "--report-to", "none,tensorboard"]),
     # ---- demo
     ("demo-langs-empty", [*DEMO, "--langs", ""]),
     ("demo-langs-comma", [*DEMO, "--langs", ","]),
@@ -467,6 +486,7 @@ def test_table_is_big_and_covers_every_command():
         "lid eval",
         "polywrite build",
         "report",
+        "compare",
         "lang",
         "models",
     ):
