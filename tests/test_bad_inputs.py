@@ -464,6 +464,15 @@ CASES: list[tuple[str, list[str]]] = [
     # ---- global options
     ("global-verbose-and-quiet", ["-v", "-q", "lang", "sw"]),
     ("global-after-command", ["lang", "sw", "-q"]),
+    ("score-missing-samples", ["score", "humaneval", "--samples", "{t}/nope.jsonl"]),
+    ("score-bad-json", ["score", "humaneval", "--samples", "{in}/bad.jsonl"]),
+    ("score-no-task-id", ["score", "humaneval", "--samples", "{in}/docs.jsonl"]),
+    ("score-not-object", ["score", "mbpp", "--samples", "{in}/notobj.jsonl"]),
+    ("score-empty", ["score", "humaneval", "--samples", "{in}/empty.jsonl"]),
+    ("score-binary", ["score", "humaneval", "--samples", "{in}/binary.jsonl"]),
+    ("score-unknown-task", ["score", "apps", "--samples", "{in}/docs.jsonl"]),
+    ("score-bad-sandbox", ["score", "humaneval", "--samples", "{in}/docs.jsonl", "--sandbox", "docker"]),
+    ("score-no-samples-flag", ["score", "humaneval"]),
     ("unknown-command", ["nosuchcommand"]),
     ("corpus-unknown-command", ["corpus", "nosuch"]),
 ]
@@ -487,6 +496,7 @@ def test_table_is_big_and_covers_every_command():
         "polywrite build",
         "report",
         "compare",
+        "score",
         "lang",
         "models",
     ):

@@ -64,6 +64,8 @@ class Step:
     limits: Limits = field(default_factory=Limits)
     compile: bool = False  # a failure here is a compile_error
     env: tuple[tuple[str, str], ...] = ()
+    # passed only when stdout holds this too (a program's last line prints it: an early exit(0) is no pass)
+    expect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,8 @@ def _classify(step: Step, code: int, stderr: bytes, stdout: bytes, timed_out: bo
     detail = _detail(stderr) or _detail(stdout)
     if timed_out:
         return Outcome("timeout", f"no result within {step.limits.timeout:g}s", None, seconds)
+    if code == 0 and step.expect is not None and step.expect.encode() not in stdout:
+        return Outcome("error", "exited (status 0) before its tests finished", 0, seconds)
     if code == 0:
         return Outcome("passed", "", 0, seconds)
     if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):

