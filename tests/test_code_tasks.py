@@ -254,6 +254,10 @@ def test_multiple_languages_and_missing_toolchain(tmp_path, monkeypatch, capsys)
     assert "multipl-e rs: skipped, rustc not found" in capsys.readouterr().err
 
 
+def record_kind(folder: Path) -> str:
+    return json.loads((folder / "humaneval" / "eng_Latn.json").read_text())["sandbox"]["kind"]
+
+
 def emma(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """A real `emma` process (for the end-to-end run)."""
     return subprocess.run([*EMMA, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})})
@@ -344,6 +348,7 @@ def test_eval_humaneval_with_a_real_model_end_to_end(tmp_path):
     scores = json.loads((folder / "scores.json").read_text())["humaneval"]
     assert 0.0 <= scores["eng_Latn"]["pass@1"] <= 1.0 and scores["eng_Latn"]["n"] == 3
     assert "eng_Latn" in scores["_partial"]
+    assert scores["_sandbox"] == {"eng_Latn": record_kind(folder)}
     record = json.loads((folder / "humaneval" / "eng_Latn.json").read_text())
     assert record["sandbox"]["kind"] in ("bwrap", "rlimit")
     assert record["settings"]["n_samples"] is None and record["settings"]["temperature"] == 0

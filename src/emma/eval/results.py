@@ -413,12 +413,14 @@ def language_record(identity: dict, settings: dict, samples: list[dict], result:
 
 
 def task_extras(records: dict[str, dict]) -> dict[str, dict]:
-    """scores.json's per-task `_stderr`, `_ci95` and `_partial`, from the languages' records."""
+    """scores.json's per-task `_stderr`, `_ci95`, `_partial` (and, for code tasks, `_sandbox`), from the languages' records."""
     stats = {key: r.get("stats", {}) for key, r in records.items()}
+    sandboxes = {k: r["sandbox"]["kind"] for k, r in records.items() if isinstance(r.get("sandbox"), dict)}  # code tasks (emma.eval.sandbox)
     return {
         "_stderr": {k: s["stderr"] for k, s in stats.items() if s.get("stderr")},
         "_ci95": {k: s["ci95"] for k, s in stats.items() if s.get("ci95")},
         "_partial": {k: r["items"] for k, r in records.items() if marked(r.get("items", {}))},
+        **({"_sandbox": sandboxes} if sandboxes else {}),
     }
 
 
