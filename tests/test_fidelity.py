@@ -72,8 +72,9 @@ def test_summaries_and_aya_in_the_wrong_script(tmp_path):
     (tmp_path / "xlsum").mkdir()
     rows = [{"id": str(i), "text": f"{RUSSIAN} {i}", "summary": RUSSIAN} for i in range(3)]
     (tmp_path / "xlsum" / "russian_test.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    for preset in ("default", "emma500"):
-        samples, scores = get_task("xlsum").run(FixedText(ENGLISH), str(tmp_path / "xlsum"), "rus_Cyrl", TaskOptions(preset=preset))
+    for preset in ("default", "emma500"):  # (BERTScore's model a missing folder: skipped at once, not looked for on the hub)
+        opts = TaskOptions(preset=preset, bertscore_model=str(tmp_path / "no-bert"))
+        samples, scores = get_task("xlsum").run(FixedText(ENGLISH), str(tmp_path / "xlsum"), "rus_Cyrl", opts)
         assert scores["in_script"] == 0.0 and all(s["in_script"] == 0.0 for s in samples), preset
     assert get_task("xlsum").run(FixedText(RUSSIAN), str(tmp_path / "xlsum"), "rus_Cyrl", TaskOptions())[1]["in_script"] == 1.0
     (tmp_path / "aya").mkdir()
