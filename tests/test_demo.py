@@ -33,6 +33,9 @@ def check_results(out: Path, langs: int):
         assert r["nll_before"] > 0 and r["nll_after"] > 0 and r["bpb_before"] > 0
     assert (out / "report.md").read_text().startswith("# emma demo")
     assert (out / "nll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "report.html").read_text()  # emma report --html on the demo's folder: both models, the training curves
+    assert page.startswith("<!DOCTYPE html>") and f"{results['base_model']} (CPT)" in page and "<h2>Training</h2>" in page
+    assert "**absolute** drop in bits per byte" in (out / "report.md").read_text()
     return results
 
 
