@@ -196,6 +196,37 @@ def checkpoint_path(spec: str) -> tuple[str, Path | str]:
     return kind, path
 
 
+def _without_sklearn_in_generation() -> None:
+    """transformers' generation module imports scikit-learn when it is installed (lm-eval pulls it
+    in), and SciPy and pandas with it: 0.14 GB resident, for assisted decoding's confidence
+    threshold alone, which emma never uses and which transformers switches off without it. Hidden
+    from that one check, and only when the generation module is not imported yet."""
+    import sys
+
+    if "transformers.generation.candidate_generator" in sys.modules:
+        return
+    import transformers.utils
+
+    transformers.utils.is_sklearn_available = lambda: False  # read by candidate_generator at its import
+
+
+def _release_construction_copies(tokenizer) -> None:
+    """transformers 5's tokenizer classes keep the Python vocabulary and merges they built the Rust
+    tokenizer from (`_vocab`, `_merges`: 0.13 GB for Gemma 3's 262k entries) and never read them
+    again; drop them and hand the freed heap back to the OS before the weights come in."""
+    import ctypes
+    import gc
+
+    for attr in ("_vocab", "_merges"):
+        if isinstance(getattr(tokenizer, attr, None), (dict, list)):
+            delattr(tokenizer, attr)
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the heap is returned when the allocator chooses
+        pass
+
+
 TOKENIZER_ARGS = ("revision", "trust_remote_code", "token", "cache_dir", "subfolder")  # model args the tokenizer takes too
 
 
@@ -205,6 +236,8 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None, 
     `trust_remote_code`, ...; the tokenizer gets those it takes); with a `device_map` the model is
     placed by it, else moved to `device`."""
     import torch
+
+    _without_sklearn_in_generation()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kind, path = checkpoint_path(spec)
@@ -214,6 +247,7 @@ def load_model(spec: str, *, dtype: str = "float32", device: str | None = None, 
     try:
         extra = dict(model_args or {})
         tokenizer = AutoTokenizer.from_pretrained(path, **{k: v for k, v in extra.items() if k in TOKENIZER_ARGS})
+        _release_construction_copies(tokenizer)
         model = cast("CausalLM", AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **extra))
     except EmmaError:
         raise
