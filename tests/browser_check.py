@@ -4,9 +4,9 @@ header sorts its rows, the group filter hides the other groups' rows; then save 
 
 Run by tests/test_report_browser.py inside a private network namespace (chromedriver and Chromium's
 DevTools listen on loopback ports, which no other process can then reach):
-    python tests/browser_check.py REPORT.html SCREENSHOT.png RESULT.json [--table CSS] [--shot-at CSS]
+    python tests/browser_check.py REPORT.html SCREENSHOT.png RESULT.json [--table CSS] [--shot-at CSS] [--size W,H]
 `--table`: the table whose sorting and filtering is tried (default: the first per-task one);
-`--shot-at`: the element scrolled to the top before the screenshot (default: the page's top).
+`--shot-at`: the element scrolled to the top before the screenshot (default: the page's top); `--size W,H`: the window.
 RESULT.json holds what was seen; the test asserts on it.
 """
 
@@ -24,9 +24,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 
-def browser() -> webdriver.Chrome:
+def browser(size: str = "1280,900") -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900", "--hide-scrollbars"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={size}", "--hide-scrollbars"):
         options.add_argument(arg)
     options.binary_location = os.environ.get("EMMA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -40,9 +40,9 @@ def column(driver, table, i: int) -> list[str]:
     )
 
 
-def main(report: str, shot: str, result: str, table_css: str = "section table.sortable", shot_at: str | None = None) -> None:
+def main(report: str, shot: str, result: str, table_css: str = "section table.sortable", shot_at: str | None = None, size: str = "1280,900") -> None:
     seen: dict = {}
-    driver = browser()
+    driver = browser(size)
     try:
         driver.get(Path(report).resolve().as_uri())
         seen["title"] = driver.title
@@ -94,5 +94,6 @@ if __name__ == "__main__":
         parser.add_argument(name)
     parser.add_argument("--table", default="section table.sortable")
     parser.add_argument("--shot-at", default=None)
+    parser.add_argument("--size", default="1280,900", help="window width,height in pixels")
     a = parser.parse_args()
-    main(a.report, a.shot, a.result, a.table, a.shot_at)
+    main(a.report, a.shot, a.result, a.table, a.shot_at, a.size)

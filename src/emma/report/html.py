@@ -81,6 +81,7 @@ td.l, th.l { text-align: left; }
 td.win { background: #d8f0d8; font-weight: 600; } td.loss { background: #f6d5d5; font-weight: 600; }
 .g { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 4px; vertical-align: middle; }
 .plot svg { max-width: 100%; height: auto; } .plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.plots .plot p { width: 0; min-width: 100%; margin-top: 0; }  /* a note wraps to its plot's width, never widens it */
 .scroll { overflow-x: auto; max-height: 36em; overflow-y: auto; }
 .note { color: #555; font-size: 0.9em; max-width: 60em; }
 form.filters { font-size: 0.9em; margin: 0.3em 0; } form.filters .shown { color: #666; margin-left: 1em; }

@@ -108,7 +108,8 @@ def heatmap(
     for i in range(len(rows)):
         for j in range(len(cols)):
             if np.isfinite(data[i, j]):
-                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=7, color="black" if diverging else "white")
+                dark = abs(shade[i, j]) > 0.6 * (float(np.abs(finite).max()) or 1) if diverging else True
+                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=7, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), cols, fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -121,7 +122,7 @@ def scatter(points: list[tuple[str, float, float]], groups: dict[str, str], *, x
     plt = _plt()
     pts = [(k, x, y) for k, x, y in points if _finite(x, y)]
     rho = spearman([x for _, x, _ in pts], [y for _, _, y in pts])
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = plt.subplots(figsize=(4.6, 3.5))
     for g in GROUP_ORDER:
         mine = [(k, x, y) for k, x, y in pts if groups.get(k, "unknown") == g]
         if mine:

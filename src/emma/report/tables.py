@@ -62,7 +62,10 @@ def load_scores(eval_dir: str | Path) -> dict[str, dict]:
     eval_dir = Path(eval_dir)
     found = sorted(eval_dir.glob("*/scores.json"))
     if not found:
-        raise EmmaError(f"{eval_dir}: no <model>/scores.json inside; run `emma eval --out {eval_dir}` first")
+        raise EmmaError(
+            f"{eval_dir}: no <model>/scores.json inside; run `emma eval --out {eval_dir}` first "
+            "(an emma demo or emma train folder: add --html OUT.html)"
+        )
     return {p.parent.name: read_scores(p) for p in found}
 
 
