@@ -679,7 +679,7 @@ app.add_typer(lid_app, name="lid")
 polywrite_app = typer.Typer(
     help="PolyWrite: build an open-ended generation set in many languages from English prompts, with your own translator.",
     no_args_is_help=True,
-    epilog=_examples("emma polywrite build --langs fra_Latn,rus_Cyrl --translator gemma3-270m --out runs/polywrite"),
+    epilog=_examples("emma polywrite build --langs fra_Latn,rus_Cyrl --translator gemma3-270m \\", "    --out runs/polywrite"),
 )
 app.add_typer(polywrite_app, name="polywrite")
 
@@ -687,14 +687,20 @@ app.add_typer(polywrite_app, name="polywrite")
 @polywrite_app.command(
     "build",
     epilog=_examples(
-        "emma polywrite build --langs fra_Latn,rus_Cyrl,swh_Latn --translator gemma3-270m --out runs/polywrite",
-        "emma polywrite build --prompts my_prompts.jsonl --langs all --translator facebook/nllb-200-distilled-600M \\",
-        "    --device cuda --min-bleu 20 --out runs/polywrite-nllb",
-        "emma polywrite build --langs swh_Latn,yor_Latn --translator my-mt@http://localhost:8000/v1 --backend openai \\",
-        "    --num-concurrent 8 --out runs/polywrite-api",
-        "emma eval -m smollm2-135m --tasks polywrite --data-dir runs/polywrite --out runs/eval   # then evaluate on it",
+        "emma polywrite build --langs fra_Latn,rus_Cyrl,swh_Latn \\",
+        "    --translator gemma3-270m --out runs/polywrite",
+        "emma polywrite build --prompts my_prompts.jsonl --langs all \\",
+        "    --translator facebook/nllb-200-distilled-600M --device cuda \\",
+        "    --min-bleu 20 --out runs/polywrite-nllb",
+        "emma polywrite build --langs swh_Latn,yor_Latn --backend openai \\",
+        "    --translator my-mt@http://localhost:8000/v1 --num-concurrent 8 \\",
+        "    --out runs/polywrite-api",
+        "# then evaluate on it:",
+        "emma eval -m smollm2-135m --tasks polywrite --data-dir runs/polywrite \\",
+        "    --out runs/eval",
         "",
-        "Rerun the same command to resume: finished languages are skipped; another --min-bleu refilters without translating.",
+        "Rerun the same command to resume: finished languages are skipped;",
+        "another --min-bleu refilters without translating.",
     ),
 )
 def polywrite_build(
