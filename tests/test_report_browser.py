@@ -52,7 +52,8 @@ def _need_browser() -> None:
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory) -> Path:
-    """`emma eval` of the two local models, as the command runs it."""
+    """`emma eval` of the two local models, as the command runs it (not where no browser can open the page)."""
+    _need_browser()
     need(SIB200)
     from emma.models.load import ALIASES, resolve_model_source
 
@@ -77,7 +78,6 @@ def real_runs(tmp_path_factory) -> Path:
 
 
 def test_report_in_a_real_browser(real_runs, tmp_path):
-    _need_browser()
     from emma.cli import main
 
     page = tmp_path / "report.html"
