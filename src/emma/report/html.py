@@ -74,7 +74,8 @@ body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px
 h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; } h3 { margin-top: 1.5em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; white-space: nowrap; }
-th { background: #f3f3f3; position: sticky; top: 0; }
+th { background: #f3f3f3; position: sticky; top: 0; text-align: left; }
+td.wrap { white-space: normal; min-width: 18em; text-align: left; }
 table.sortable th { cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 td.l, th.l { text-align: left; }
@@ -166,9 +167,9 @@ def _overview(inputs: ReportInput, comps: list[Comparison]) -> str:
                 gv = _mean([vals[k] for k in have if groups[k] == g])
                 k_g = sum(groups[k] == g for k in have)
                 cells.append((f"{_fmt(gv)} <small>({k_g})</small>" if gv is not None else "", _num(gv), ""))
-            cells.append((_e(_settings(inputs, model, c.task)), "", "l"))
+            cells.append((_e(_settings(inputs, model, c.task)), "", "wrap"))
             rows.append(cells)
-    return _table(head, rows, table_id="overview")
+    return f'<div class="scroll">{_table(head, rows, table_id="overview")}</div>'
 
 
 def _gain_cells(inputs: ReportInput, comps: list[Comparison], model: str) -> tuple[list[str], list[str], dict[tuple[str, str], float | None]]:
@@ -326,7 +327,9 @@ def build_html(inputs: ReportInput, baseline: str | None) -> str:
             ]
             cells += [(_e(ident.get(k) or ""), str(ident.get(k) or ""), "l") for k in ("location", "fingerprint", "backend", "dtype")]
             rows.append(cells)
-        out.append(_table(["model", "folder", "kind", "location", "fingerprint", "backend", "dtype"], rows, table_id="models"))
+        out.append(
+            f'<div class="scroll">{_table(["model", "folder", "kind", "location", "fingerprint", "backend", "dtype"], rows, table_id="models")}</div>'
+        )
         out.append("<h2>Overview</h2>")
         out.append(
             "<p class='note'>Macro-average over the languages each model has (and per resource group, languages in brackets); "
