@@ -60,7 +60,7 @@ def bars(c: Comparison, groups: dict[str, str]) -> str:
             linewidth=0.3,
             hatch="//" if base else (None if j < 2 else ".."),
             alpha=1.0 if j < 3 else 0.7,
-            label=model + (" (baseline)" if base else ""),
+            label=model + (" (baseline)" if base and not model.endswith("(base)") else ""),
         )
     start = 0
     top = max((v for m in c.models for v in c.values[m].values() if v is not None and math.isfinite(v)), default=1.0)
