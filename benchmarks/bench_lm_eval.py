@@ -45,7 +45,7 @@ def task_yaml(name: str, test_tsv: Path) -> str:
         {
             "task": name,
             "dataset_path": "csv",
-            "dataset_kwargs": {"data_files": {"test": str(test_tsv)}, "delimiter": "\t", "quoting": 3},
+            "dataset_kwargs": {"data_files": {"test": str(test_tsv)}, "delimiter": "\t"},  # CSV quoting as the file has it (pandas), as emma reads it
             "output_type": "multiple_choice",
             "test_split": "test",
             "fewshot_split": "test",
