@@ -235,3 +235,29 @@ def test_set_mixed_precision_no_survives_yaml():
     root = Path(__file__).resolve().parents[1]
     assert load_config(root / "configs" / "train_tiny.yaml", ["mixed_precision=no"]).mixed_precision == "no"
     assert load_config(root / "configs" / "train_tiny.yaml", ["mixed_precision=bf16"]).mixed_precision == "bf16"
+
+
+def test_resume_with_another_process_count_is_refused(tmp_path, tiny_model_dir):
+    """A checkpoint written by 2 processes holds 2 RNG states and per-process data positions: one
+    process cannot continue it exactly, so the resume is refused before the model loads."""
+    from emma.train.run import SEAL, checkpoint_processes
+
+    cfg_path = write_config(tmp_path, tiny_model_dir, {"text_dir": str(text_dir(tmp_path))}, steps=4)
+    trainer = tmp_path / "run" / "trainer"
+    for step, ranks in ((2, ["rng_state_0.pth", "rng_state_1.pth"]), (1, ["rng_state.pth"])):
+        ckpt = trainer / f"checkpoint-{step}"
+        ckpt.mkdir(parents=True)
+        for name in ranks:
+            (ckpt / name).write_bytes(b"x")
+        (ckpt / SEAL).write_text("{}")
+    (trainer / "checkpoint-3").mkdir()  # newer but not sealed: not what a resume would use
+    assert checkpoint_processes(trainer) == (trainer / "checkpoint-2", 2)
+    proc = emma_train(cfg_path, "--out", tmp_path / "run", "--resume")
+    _, err = proc.communicate(timeout=300)
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("emma: error:"), err
+    assert "checkpoint-2 was written by 2 training process(es) and 1 were launched" in last and "Traceback" not in err
+    assert sorted(p.name for p in trainer.iterdir()) == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+    (trainer / "checkpoint-2" / "rng_state_1.pth").unlink()
+    (trainer / "checkpoint-2" / "rng_state_0.pth").rename(trainer / "checkpoint-2" / "rng_state.pth")
+    assert checkpoint_processes(trainer) == (trainer / "checkpoint-2", 1)

@@ -301,6 +301,17 @@ def _sharding(trainer, strategy: str) -> dict:
     }
 
 
+def checkpoint_processes(trainer_dir: Path) -> tuple[Path, int] | None:
+    """(newest sealed checkpoint, how many training processes wrote it), or None without one: the
+    Trainer saves one RNG state per process (`rng_state.pth` alone, or `rng_state_<rank>.pth`)."""
+    found = [p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit() and (p / SEAL).is_file()]
+    if not found:
+        return None
+    ckpt = max(found, key=lambda p: int(p.name.split("-")[-1]))
+    ranks = [p for p in ckpt.glob("rng_state_*.pth") if p.stem.split("_")[-1].isdigit()]
+    return ckpt, len(ranks) if ranks else 1
+
+
 def _resume_point(trainer, trainer_dir: Path) -> str | None:
     """The checkpoint to resume from, chosen by rank 0 (which moves broken ones aside) for every process."""
     last = [resumable_checkpoint(trainer_dir) if trainer.is_world_process_zero() else None]
@@ -399,6 +410,13 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict:
     claim_run_dir(out, settings, what="training", hint=hint, write=False)  # checked now, written once model and data are read
     if trainer_dir.is_dir() and any(trainer_dir.glob("checkpoint-*")) and not resume:
         raise EmmaError(f"{out} has checkpoints from an earlier run; pass --resume to continue it, or choose another --out")
+    written = checkpoint_processes(trainer_dir) if resume and trainer_dir.is_dir() else None
+    if written and written[1] != _world_size():
+        # Each process's data order, RNG state and (sharded) optimizer state are in the checkpoint: another count cannot continue it exactly.
+        raise EmmaError(
+            f"{written[0]} was written by {written[1]} training process(es) and {_world_size()} were launched; "
+            f"resume with {written[1]} (e.g. torchrun --nproc_per_node {written[1]}), or train into another --out"
+        )
 
     torch.manual_seed(cfg.seed)
     lm = load_model(cfg.model, dtype=cfg.dtype)
