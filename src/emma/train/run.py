@@ -84,13 +84,16 @@ def checkpoint_problem(ckpt: Path) -> str | None:
     return None
 
 
+def _checkpoints_newest_first(trainer_dir: Path) -> list[Path]:
+    """The Trainer's `checkpoint-N` folders, highest N first."""
+    found = [p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+
+
 def resumable_checkpoint(trainer_dir: Path) -> str | None:
     """The newest checkpoint that is complete and intact. A broken one is moved aside to
     `corrupt-N` (kept for inspection, ignored by rotation), with a message, and the one before it is used."""
-    if not trainer_dir.is_dir():
-        return None
-    found = [p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    for ckpt in sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+    for ckpt in _checkpoints_newest_first(trainer_dir):
         problem = checkpoint_problem(ckpt)
         if problem is None:
             return str(ckpt)
@@ -304,10 +307,9 @@ def _sharding(trainer, strategy: str) -> dict:
 def checkpoint_processes(trainer_dir: Path) -> tuple[Path, int] | None:
     """(newest sealed checkpoint, how many training processes wrote it), or None without one: the
     Trainer saves one RNG state per process (`rng_state.pth` alone, or `rng_state_<rank>.pth`)."""
-    found = [p for p in trainer_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit() and (p / SEAL).is_file()]
-    if not found:
+    ckpt = next((p for p in _checkpoints_newest_first(trainer_dir) if (p / SEAL).is_file()), None)
+    if ckpt is None:
         return None
-    ckpt = max(found, key=lambda p: int(p.name.split("-")[-1]))
     ranks = [p for p in ckpt.glob("rng_state_*.pth") if p.stem.split("_")[-1].isdigit()]
     return ckpt, len(ranks) if ranks else 1
 
