@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from emma.eval.loglikelihood import _score_whole_sequences as whole
 from emma.eval.loglikelihood import encode_pair, loglikelihoods
 
 REQUESTS = [
@@ -41,21 +40,56 @@ def test_encode_pair_follows_lm_eval(smollm2):
     assert ctx[0] == tok.bos_token_id and tok.decode(cont) == " yes"
 
 
-@pytest.mark.parametrize("path", ["whole sequences", "cached contexts"])
+@pytest.mark.parametrize("path", ["rows", "cached contexts"])
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
 def test_equals_a_plain_forward_pass_smollm2(smollm2, batch_size, path, monkeypatch):
-    """Both ways of running a context (whole sequences batched across items; once, its cache shared by its continuations)."""
+    """Both ways of running a context (a row per long continuation, batched across items; once, its
+    cache shared by its continuations)."""
     from emma.eval import loglikelihood
 
-    monkeypatch.setattr(loglikelihood, "FLAT_RECOMPUTE_TOKENS", 10**9 if path == "whole sequences" else 0)
+    monkeypatch.setattr(loglikelihood, "FLAT_RECOMPUTE_TOKENS", 10**9 if path == "rows" else 0)
     calls = []
-    monkeypatch.setattr(loglikelihood, "_score_whole_sequences", lambda *a, **k: calls.append(a[3]) or whole(*a, **k))
+    once = loglikelihood._context_then_continuations
+    monkeypatch.setattr(loglikelihood, "_context_then_continuations", lambda *a, **k: calls.append(a[2]) or once(*a, **k))
     got = loglikelihoods(smollm2.model, smollm2.tokenizer, REQUESTS, batch_size=batch_size)
-    assert sorted(calls[0]) == (list(range(len(REQUESTS))) if path == "whole sequences" else [])
+    contexts = {c.rstrip() for c, _ in REQUESTS}
+    assert len(calls) == (0 if path == "rows" else len(contexts))
     for (c, x), g in zip(REQUESTS, got):
         want, greedy = plain(smollm2.model, smollm2.tokenizer, c, x)
         assert g.logprob == pytest.approx(want, abs=fp32_tolerance(g.tokens))
         assert g.is_greedy == greedy
+
+
+def test_the_head_a_vocabulary_slice_at_a_time_equals_a_plain_forward_pass(smollm2, monkeypatch):
+    """The LM head in 1024-token slices of the vocabulary (49 for SmolLM2): the same log-likelihoods
+    and greedy flags as one softmax over all of it."""
+    from emma.eval import loglikelihood
+
+    monkeypatch.setattr(loglikelihood, "HEAD_BLOCK_FLOATS", 1)
+    reqs = [*REQUESTS, ("one two three, one two three, one two", " three")]  # greedy
+    got = loglikelihoods(smollm2.model, smollm2.tokenizer, reqs)
+    for (c, x), g in zip(reqs, got):
+        want, greedy = plain(smollm2.model, smollm2.tokenizer, c, x)
+        assert g.logprob == pytest.approx(want, abs=fp32_tolerance(g.tokens)) and g.is_greedy == greedy
+    assert any(g.is_greedy for g in got)  # the greedy flag is tested both ways
+
+
+def test_a_shared_last_position_meets_the_head_once(smollm2, monkeypatch):
+    """Every choice's first token is predicted at the context's last position: one head row for all
+    seven one-token choices, plus one per further token of a longer choice."""
+    from emma.eval import loglikelihood
+
+    rows = []
+    add = loglikelihood._HeadScorer.add
+    monkeypatch.setattr(loglikelihood._HeadScorer, "add", lambda self, h, picks: rows.append(len(h)) or add(self, h, picks))
+    labels = [" sports", " health", " travel", " politics", " science/technology", " music", " food"]
+    reqs = [("The topic of the news is", x) for x in labels]
+    tok = smollm2.tokenizer
+    tokens = [len(encode_pair(tok, c, x)[1]) for c, x in reqs]
+    got = loglikelihoods(smollm2.model, tok, reqs)
+    assert sum(rows) == 1 + sum(t - 1 for t in tokens) < sum(tokens)
+    for (c, x), g in zip(reqs, got):
+        assert g.logprob == pytest.approx(plain(smollm2.model, tok, c, x)[0], abs=fp32_tolerance(g.tokens))
 
 
 @pytest.mark.slow

@@ -159,6 +159,45 @@ def test_slurm_array_matches_a_local_run_and_resubmits_only_what_is_missing(tmp_
     print(f"local {local_s:.0f} s, slurm {slurm_s:.0f} s")
 
 
+INTERRUPT = """
+import json, signal, subprocess, sys, time
+argv = json.loads(sys.argv[1])
+p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+said = []
+for line in p.stderr:  # Ctrl-C once the array is submitted and the wait has begun
+    said.append(line)
+    if "submitted Slurm job" in line:
+        break
+time.sleep(2)
+p.send_signal(signal.SIGINT)
+said.append(p.stderr.read())
+rc = p.wait()
+queue = subprocess.run(["squeue", "--me", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True).stdout
+again = subprocess.run(argv, capture_output=True, text=True)
+print(json.dumps({"rc": rc, "said": "".join(said), "queue": queue, "again_rc": again.returncode, "again": again.stderr}))
+"""
+
+
+def test_ctrl_c_while_waiting_leaves_the_array_running_and_a_rerun_waits_for_it(tmp_path):
+    """Ctrl-C stops the wait, not the user's jobs: exit 130 with a line saying how to wait again or
+    cancel; the array is still queued; the same command then waits for it (submitting nothing) and merges."""
+    _need_slurm()
+    need(SIB200)
+    _need_model()
+    argv = _eval(tmp_path / "A", "--executor", "slurm", "--cpus", "1")
+    res = _on_slurm([sys.executable, "-c", INTERRUPT, json.dumps(argv)])
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["rc"] == 130, got["said"][-3000:]
+    assert "keeps running (3 array tasks not finished)" in got["said"] and "scancel 1" in got["said"]
+    assert "Traceback" not in got["said"]
+    assert got["queue"].count("1_") == 3, got["queue"]  # the array's three tasks, still listed
+    assert got["again_rc"] == 0, got["again"][-3000:]
+    assert "3 array tasks submitted earlier still queued or running" in got["again"] and "submitted Slurm job" not in got["again"]
+    assert json.loads((tmp_path / "A" / "smollm2-135m" / "scores.json").read_text())["sib200"].keys() >= set(LANGS)
+    assert len([p for p in (tmp_path / "A" / ".slurm").iterdir() if p.is_dir()]) == 1
+
+
 def test_slurm_failed_array_task_is_one_error_line_with_its_log(tmp_path):
     """A language whose data has no items fails in its array task: exit 2, one line naming the task and its log."""
     _need_slurm()

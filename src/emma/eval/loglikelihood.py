@@ -1,9 +1,13 @@
 """Log-likelihood of a continuation given a context: the one question every multiple-choice and
 classification task asks a model (lm-evaluation-harness's `loglikelihood` request).
 
-Two savings over scoring each (context, continuation) as one sequence, as lm-eval's HF backend
-does: each distinct context runs through the model once and its KV cache is shared by all of its
-continuations; and only the positions that predict continuation tokens go through the LM head
+Savings over scoring each (context, continuation) as one sequence, as lm-eval's HF backend does:
+a prefix shared by several contexts (few-shot examples) runs once and its KV cache is shared; on
+top of it each context's own tokens run as one row per continuation of two or more tokens, or one
+row if all are one token long (all are predicted at its last position), rows of many items batched
+together, longest first, as lm-eval batches (long contexts with several long choices run once
+instead, their cache repeated per choice); and
+only the positions that predict continuation tokens go through the LM head, each position once
 (for Gemma 3 the 262k x 640 head is most of the model). Results equal a plain forward pass.
 
 Tokenisation follows lm-eval, so per-item numbers are comparable: trailing whitespace of the
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -48,17 +53,16 @@ def encode_pair(tokenizer, context: str, continuation: str, *, add_bos: bool = F
 
 MIN_SHARED_PREFIX = 8  # tokens; shorter shared prefixes are not worth a cache copy
 FLAT_RECOMPUTE_TOKENS = 64
-"""A context sharing no long prefix with another is run once per continuation, as whole sequences
-batched across items (lm-eval's way), when that repeats fewer context tokens than this: zero-shot
-tasks with short contexts and few choices (XCOPA) spend more on the cached path's per-context calls
-and cache copies than its sharing saves. Longer or many-choice contexts keep the cached path."""
+"""A context's continuations of two or more tokens each need their own positions run. Up to this many
+repeated context tokens, each such continuation gets its own row (the context's tokens after the
+shared prefix, then the continuation's), batched with other items' rows; past it (long contexts
+with many long choices) the context runs once and its KV cache is repeated for its continuations."""
 
 
 EXPANDED_CACHE_TOKENS = 1024
-"""A context's KV cache is repeated once per continuation in a batch; rows are capped so that the
-repeated cache holds at most this many context tokens (37 MB for Gemma 3 270M, 46 MB for SmolLM2 in
-fp32), where eight rows of a 3-shot SIB-200 context held 0.1 GB. The continuations themselves are
-a few tokens, so more, smaller calls cost little."""
+"""A shared prefix's KV cache is repeated once per row of a batch; rows are capped so that the
+repeated cache holds at most this many prefix tokens (37 MB for Gemma 3 270M, 46 MB for SmolLM2 in
+fp32), where eight rows of a 3-shot SIB-200 context held 0.1 GB."""
 
 
 def _common_prefix(a, b) -> int:
@@ -81,46 +85,103 @@ def _backbone_and_head(model):
     return backbone, head, getattr(config, "final_logit_softcapping", None)
 
 
+HEAD_BLOCK_FLOATS = 32 * 262_144
+"""Logits held at once while scoring (34 MB in fp32): a block of positions meets the LM head a slice
+of the vocabulary at a time, so that blocks can be large (weights streamed once per 128 positions:
+a third less time per position than 32 on Gemma 3 here) without a 128 x 262k logits matrix."""
+
+
 class _HeadScorer:
-    """Projects continuation positions through the LM head in blocks of ~`rows` positions: one
-    large matmul streams the head's weights once (Gemma 3's are 670 MB in fp32), where one call
-    per continuation would stream them every time."""
+    """Projects positions through the LM head in blocks of ~`rows` positions: one large matmul
+    streams the head's weights once (Gemma 3's are 670 MB in fp32), where one call per continuation
+    would stream them every time. A position several continuations are scored at (a context's last
+    one, where every choice's first token is predicted) goes through the head once."""
 
-    def __init__(self, head, softcap, out: list, rows: int = 32):
-        self.head, self.softcap, self.out, self.rows = head, softcap, out, rows
-        self.pending: list[tuple[int, torch.Tensor, list[int]]] = []
+    def __init__(self, head, softcap, n: int, rows: int = 128):
+        self.head, self.softcap, self.rows = head, softcap, rows
+        self.hidden: list[torch.Tensor] = []
+        self.picks: list[tuple[int, int, int]] = []  # (request, row in the pending block, target token)
         self.count = 0
+        self.logprob, self.greedy, self.tokens = [0.0] * n, [True] * n, [0] * n
 
-    def add(self, index: int, hidden: torch.Tensor, targets: list[int]) -> None:
-        self.pending.append((index, hidden, targets))
-        self.count += len(targets)
+    def add(self, hidden: torch.Tensor, picks: list[tuple[int, int, int]]) -> None:
+        """`hidden`: positions x model width; `picks`: (request, position in `hidden`, its target there)."""
+        self.picks += [(i, self.count + p, t) for i, p, t in picks]
+        self.hidden.append(hidden)
+        self.count += len(hidden)
         if self.count >= self.rows:
             self.flush()
 
+    def _logit_slices(self, hidden: torch.Tensor):
+        """(first vocabulary id, logits of `hidden` for a slice of the vocabulary), softcapped, in fp32."""
+        weight = getattr(self.head, "weight", None)
+        if not isinstance(self.head, torch.nn.Linear) or weight is None:
+            yield 0, self.head(hidden).float()  # a head of another kind: all of it at once
+            return
+        step = max(1024, HEAD_BLOCK_FLOATS // len(hidden))
+        for start in range(0, weight.shape[0], step):
+            bias = None if self.head.bias is None else self.head.bias[start : start + step]
+            logits = torch.nn.functional.linear(hidden, weight[start : start + step], bias).float()
+            if self.softcap:  # in place: rows x a vocabulary slice
+                logits.div_(self.softcap).tanh_().mul_(self.softcap)
+            yield start, logits
+
     def flush(self) -> None:
-        if not self.pending:
+        if not self.hidden:
             return
         with torch.inference_mode():
-            hidden = torch.cat([h for _, h, _ in self.pending])
-            target = torch.tensor([t for _, _, ts in self.pending for t in ts], device=hidden.device)
-            logits = self.head(hidden).float()
-            if self.softcap:  # in place: these blocks are rows x vocab (32 x 262k floats for Gemma 3)
-                logits.div_(self.softcap).tanh_().mul_(self.softcap)
-            greedy = logits.argmax(-1) == target
-            picked = logits.gather(1, target[:, None])[:, 0].double()
-            # Normaliser accumulated in float64 (summing 262k fp32 exponentials loses ~3e-5 a token over
-            # long continuations), computed in place; `sum(dtype=float64)` makes a float64 copy of what it
-            # sums, so it sums 4 rows at a time (8 MB for Gemma 3, not 64 MB for the block).
-            top = logits.max(dim=-1, keepdim=True).values
-            logits.sub_(top).exp_()
-            total = torch.cat([part.sum(dim=-1, dtype=torch.float64) for part in logits.split(4)])
-            picked -= total.log() + top[:, 0].double()
-        start = 0
-        for index, _, ts in self.pending:
-            end = start + len(ts)
-            self.out[index] = LogLikelihood(float(picked[start:end].sum()), bool(greedy[start:end].all()), len(ts))
-            start = end
-        self.pending, self.count = [], 0
+            hidden = torch.cat(self.hidden)
+            rows = torch.tensor([p for _, p, _ in self.picks], device=hidden.device)
+            target = torch.tensor([t for _, _, t in self.picks], device=hidden.device)
+            picked = torch.zeros(len(rows), dtype=torch.float64, device=hidden.device)
+            best = torch.full((len(hidden),), -torch.inf, device=hidden.device)
+            best_id = torch.zeros(len(hidden), dtype=torch.long, device=hidden.device)
+            top = torch.full((len(hidden),), -torch.inf, dtype=torch.float64, device=hidden.device)
+            total = torch.zeros(len(hidden), dtype=torch.float64, device=hidden.device)
+            for start, logits in self._logit_slices(hidden):
+                width = logits.shape[1]
+                value, index = logits.max(dim=-1)
+                better = value > best  # strictly: on a tie the lower id, as one argmax over the vocabulary gives
+                best, best_id = torch.where(better, value, best), torch.where(better, index + start, best_id)
+                inside = (target >= start) & (target < start + width)
+                picked[inside] = logits[rows[inside], target[inside] - start].double()
+                # Normaliser accumulated in float64 (summing 262k fp32 exponentials loses ~3e-5 a token over
+                # long continuations), from exponentials computed in place; `sum(dtype=float64)` makes a
+                # float64 copy of what it sums, so it sums 4 rows at a time.
+                logits.sub_(value[:, None]).exp_()
+                part = torch.cat([chunk.sum(dim=-1, dtype=torch.float64) for chunk in logits.split(4)])
+                new_top = torch.maximum(top, value.double())
+                total = total * (top - new_top).exp() + part * (value.double() - new_top).exp()
+                top = new_top
+            greedy = best_id[rows] == target
+            picked -= (total.log() + top)[rows]
+        for (i, _, _), lp, g in zip(self.picks, picked.tolist(), greedy.tolist()):
+            self.logprob[i] += lp
+            self.greedy[i] = self.greedy[i] and g
+            self.tokens[i] += 1
+        self.hidden, self.picks, self.count = [], [], 0
+
+    def results(self) -> list[LogLikelihood]:
+        self.flush()
+        return [LogLikelihood(*x) for x in zip(self.logprob, self.greedy, self.tokens)]
+
+
+@dataclass
+class _Row:
+    """Tokens run after a shared prefix, and the continuations scored on them: (request, position
+    predicting its first token, its tokens)."""
+
+    ids: list[int]
+    picks: list[tuple[int, int, list[int]]]
+
+
+@dataclass
+class _Anchor:
+    """A shared prefix run once, its KV cache, and the rows waiting to run on top of it."""
+
+    prefix: tuple[int, ...]
+    cache: Any  # a transformers Cache, or None for the empty prefix
+    rows: list[_Row]
 
 
 def loglikelihoods(
@@ -133,7 +194,7 @@ def loglikelihoods(
     add_bos: bool | None = None,
     progress=None,
 ) -> list[LogLikelihood]:
-    """Score each (context, continuation); contexts shared by several requests run once.
+    """Score each (context, continuation); prefixes shared by several contexts run once.
     `first_token_only` scores just the continuation's first token (EMMA-500's SIB-200 script did)."""
     add_bos = wants_bos(model) if add_bos is None else add_bos
     encoded = [encode_pair(tokenizer, c, x, add_bos=add_bos) for c, x in requests]
@@ -145,85 +206,115 @@ def loglikelihoods(
     backbone, head, softcap = _backbone_and_head(model)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out: list[LogLikelihood | None] = [None] * len(requests)
-    scorer = _HeadScorer(head, softcap, out)
+    scorer = _HeadScorer(head, softcap, len(requests))
+    run = dict(backbone=backbone, scorer=scorer, batch_size=batch_size, pad=pad, device=device, progress=progress)
     contexts = sorted(groups)  # lexicographic: contexts sharing a prefix (few-shot examples) are neighbours
-    common = [_common_prefix(a, b) for a, b in zip(contexts, contexts[1:])]
-    flat = [
-        i
-        for n, ctx in enumerate(contexts)
-        if max(common[n - 1] if n else 0, common[n] if n < len(common) else 0) < MIN_SHARED_PREFIX
-        and (len(groups[ctx]) - 1) * len(ctx) < FLAT_RECOMPUTE_TOKENS
-        for i in groups.pop(ctx)
-    ]
-    _score_whole_sequences(backbone, scorer, encoded, flat, batch_size=batch_size, pad=pad, device=device, progress=progress)
-    contexts = sorted(groups)
-    anchors: list[tuple[tuple[int, ...], object]] = []  # trie path of (prefix, its KV cache), shortest first
+    root = _Anchor((), None, [])
+    anchors: list[_Anchor] = [root]  # trie path of shared prefixes, shortest first
     for n, ctx in enumerate(contexts):
-        members = groups[ctx]
-        # Few-shot contexts share long prefixes: run each shared prefix once and keep its KV cache.
-        while anchors and ctx[: len(anchors[-1][0])] != anchors[-1][0]:
-            anchors.pop()
-        base = len(anchors[-1][0]) if anchors else 0
+        while len(anchors) > 1 and ctx[: len(anchors[-1].prefix)] != anchors[-1].prefix:
+            _run_rows(anchors.pop(), **run)
+        base = len(anchors[-1].prefix)
         shared_next = _common_prefix(ctx, contexts[n + 1]) if n + 1 < len(contexts) else 0
         shared_next = min(shared_next, len(ctx) - 1)  # the context's own last position is always run
         if shared_next - base >= MIN_SHARED_PREFIX:
-            cache = copy.deepcopy(anchors[-1][1]) if anchors else None
+            # Few-shot contexts share long prefixes: run each shared prefix once and keep its KV cache.
+            cache = copy.deepcopy(anchors[-1].cache)
             with torch.inference_mode():
                 step = backbone(input_ids=torch.tensor([ctx[base:shared_next]], device=device), past_key_values=cache, use_cache=True)
-            anchors.append((ctx[:shared_next], step.past_key_values))
+            anchors.append(_Anchor(ctx[:shared_next], step.past_key_values, []))
             base = shared_next
-        cache = copy.deepcopy(anchors[-1][1]) if anchors else None
-        with torch.inference_mode():
-            ctx_out = backbone(input_ids=torch.tensor([ctx[base:]], device=device), past_key_values=cache, use_cache=True)
-        cache, last = ctx_out.past_key_values, ctx_out.last_hidden_state[:, -1:]
-        members = sorted(members, key=lambda i: -len(encoded[i][1]))
-        rows = max(1, min(batch_size, EXPANDED_CACHE_TOKENS // len(ctx)))
-        for start in range(0, len(members), rows):
-            batch = members[start : start + rows]
-            conts = [encoded[i][1] for i in batch]
-            width = max(len(c) for c in conts) - 1  # the last token is predicted, never fed
-            hidden = last.expand(len(batch), 1, -1)
-            if width > 0:
-                ids = torch.full((len(batch), width), pad, dtype=torch.long, device=device)
-                mask = torch.zeros((len(batch), len(ctx) + width), dtype=torch.long, device=device)
-                mask[:, : len(ctx)] = 1
-                for r, c in enumerate(conts):
-                    ids[r, : len(c) - 1] = torch.tensor(c[:-1], device=device)
-                    mask[r, len(ctx) : len(ctx) + len(c) - 1] = 1
-                shared = copy.deepcopy(cache)
-                shared.batch_repeat_interleave(len(batch))
-                with torch.inference_mode():
-                    h = backbone(input_ids=ids, attention_mask=mask, past_key_values=shared, use_cache=True).last_hidden_state
-                hidden = torch.cat([hidden, h], dim=1)
-            for r, (i, c) in enumerate(zip(batch, conts)):
-                # Only the positions that predict this continuation's tokens meet the LM head.
-                scorer.add(i, hidden[r, : len(c)], c)
-            if progress:
-                progress(len(batch))
-    scorer.flush()
-    return out  # type: ignore[return-value]
+        suffix, members = list(ctx[base:]), groups[ctx]
+        longer = sorted((i for i in members if len(encoded[i][1]) > 1), key=lambda i: -len(encoded[i][1]))
+        if max(len(longer) - 1, 0) * len(suffix) < FLAT_RECOMPUTE_TOKENS:
+            # One row per continuation of 2+ tokens (one-token continuations are predicted at the
+            # context's last position, which every row has: they ride on the first row).
+            last = len(suffix) - 1
+            ones = [(i, last, encoded[i][1]) for i in members if len(encoded[i][1]) == 1]
+            rows = [_Row(suffix + encoded[i][1][:-1], [(i, last, encoded[i][1])] + (ones if k == 0 else [])) for k, i in enumerate(longer)]
+            anchors[-1].rows += rows or ([_Row(suffix, ones)] if ones else [])
+            lone = [i for i in members if not encoded[i][1]]  # empty continuations: nothing to score
+            if progress and lone:
+                progress(len(lone))
+        else:
+            _context_then_continuations(anchors[-1], suffix, members, encoded, **run)
+    while anchors:
+        _run_rows(anchors.pop(), **run)
+    return scorer.results()
 
 
-def _score_whole_sequences(backbone, scorer: _HeadScorer, encoded, indices: list[int], *, batch_size: int, pad: int, device, progress) -> None:
-    """Context + continuation as one sequence per request, longest first in right-padded batches (lm-eval's
-    way); the positions predicting the continuation go to the LM head."""
-    order = sorted(indices, key=lambda i: -(len(encoded[i][0]) + len(encoded[i][1])))
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        rows = [encoded[i][0] + encoded[i][1][:-1] for i in batch]  # the last token is predicted, never fed
-        ids = torch.full((len(batch), len(rows[0])), pad, dtype=torch.long)
+def _row_budget(anchor: _Anchor, batch_size: int) -> int:
+    return max(1, min(batch_size, EXPANDED_CACHE_TOKENS // len(anchor.prefix))) if anchor.prefix else batch_size
+
+
+def _on_prefix(backbone, anchor: _Anchor, ids: torch.Tensor, mask: torch.Tensor):
+    """Hidden states of right-padded rows run after the anchor's prefix (its cache repeated per row)."""
+    cache = None
+    if anchor.prefix:
+        cache = copy.deepcopy(anchor.cache)
+        if len(ids) > 1:
+            cache.batch_repeat_interleave(len(ids))
+        mask = torch.cat([torch.ones((len(ids), len(anchor.prefix)), dtype=mask.dtype, device=mask.device), mask], dim=1)
+    with torch.inference_mode():
+        return backbone(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=cache is not None).last_hidden_state
+
+
+def _run_rows(anchor: _Anchor, *, backbone, scorer: _HeadScorer, batch_size: int, pad: int, device, progress) -> None:
+    """An anchor's rows, longest first in right-padded batches (lm-eval's order); each row's scored
+    positions go to the LM head, a position shared by several continuations once."""
+    rows, anchor.rows = sorted(anchor.rows, key=lambda r: -len(r.ids)), []
+    step = _row_budget(anchor, batch_size)
+    for start in range(0, len(rows), step):
+        batch = rows[start : start + step]
+        ids = torch.full((len(batch), len(batch[0].ids)), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for r, row in enumerate(rows):
-            ids[r, : len(row)] = torch.tensor(row)
-            mask[r, : len(row)] = 1
-        with torch.inference_mode():
-            hidden = backbone(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
-        for r, i in enumerate(batch):
-            ctx, cont = encoded[i]
-            scorer.add(i, hidden[r, len(ctx) - 1 : len(ctx) - 1 + len(cont)], cont)
+        for r, row in enumerate(batch):
+            ids[r, : len(row.ids)] = torch.tensor(row.ids)
+            mask[r, : len(row.ids)] = 1
+        hidden = _on_prefix(backbone, anchor, ids.to(device), mask.to(device))
+        for r, row in enumerate(batch):
+            _score_positions(scorer, hidden[r], row.picks)
+        if progress:
+            progress(sum(len(row.picks) for row in batch))
+
+
+def _score_positions(scorer: _HeadScorer, hidden: torch.Tensor, picks: list[tuple[int, int, list[int]]]) -> None:
+    """Send the positions that predict `picks`' tokens (each position once) to the LM head."""
+    positions = sorted({p + j for _, p, cont in picks for j in range(len(cont))})
+    where = {p: k for k, p in enumerate(positions)}
+    scorer.add(hidden[positions], [(i, where[p + j], t) for i, p, cont in picks for j, t in enumerate(cont)])
+
+
+def _context_then_continuations(
+    anchor: _Anchor, suffix: list[int], members: list[int], encoded, *, backbone, scorer, batch_size, pad, device, progress
+) -> None:
+    """A long context with several long continuations: the context runs once, and its KV cache is
+    repeated for batches of its continuations."""
+    cache = copy.deepcopy(anchor.cache)
+    with torch.inference_mode():
+        out = backbone(input_ids=torch.tensor([suffix], device=device), past_key_values=cache, use_cache=True)
+    context = _Anchor(anchor.prefix + tuple(suffix), out.past_key_values, [])
+    last = out.last_hidden_state[0, -1:]
+    ones = [(i, 0, encoded[i][1]) for i in members if len(encoded[i][1]) == 1]
+    if ones:
+        _score_positions(scorer, last, ones)
+    longer = sorted((i for i in members if len(encoded[i][1]) > 1), key=lambda i: -len(encoded[i][1]))
+    step = _row_budget(context, batch_size)
+    for start in range(0, len(longer), step):
+        batch = longer[start : start + step]
+        conts = [encoded[i][1] for i in batch]
+        ids = torch.full((len(batch), len(conts[0]) - 1), pad, dtype=torch.long)  # the last token is predicted, never fed
+        mask = torch.zeros_like(ids)
+        for r, c in enumerate(conts):
+            ids[r, : len(c) - 1] = torch.tensor(c[:-1])
+            mask[r, : len(c) - 1] = 1
+        hidden = torch.cat([last.expand(len(batch), 1, -1), _on_prefix(backbone, context, ids.to(device), mask.to(device))], dim=1)
+        for r, (i, c) in enumerate(zip(batch, conts)):
+            _score_positions(scorer, hidden[r], [(i, 0, c)])
         if progress:
             progress(len(batch))
+    if progress:
+        progress(len(members) - len(longer))
 
 
 # --- the next token after a prompt (EMMA-500's classification scoring) ----------------------------

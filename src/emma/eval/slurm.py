@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
@@ -269,12 +270,10 @@ def _outcome(t: ArrayTask) -> bool:
     return True
 
 
-def _watch(tasks: list[ArrayTask], slurm: SlurmOptions) -> None:
-    """Wait until every task has an outcome, showing how many are pending, running and done."""
+def _poll(tasks: list[ArrayTask], slurm: SlurmOptions, ids: list[str]) -> None:
+    """Poll result files and `squeue` until every task has an outcome, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    ids = sorted({t.job_id.split("_")[0] for t in tasks}, key=int)
-    start = time.time()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         row = bar.add_task(f"slurm job {','.join(ids)}", total=len(tasks))
         last_poll = 0.0
@@ -311,6 +310,23 @@ def _watch(tasks: list[ArrayTask], slurm: SlurmOptions) -> None:
                 waiting = sum(t.state != "RUNNING" for t in tasks if t.outcome is None)
                 bar.update(row, description=f"slurm job {','.join(ids)}: {running} running, {waiting} queued")
             time.sleep(0.5)
+
+
+def _watch(tasks: list[ArrayTask], slurm: SlurmOptions) -> None:
+    """Wait until every task has an outcome, showing how many are pending, running and done."""
+    ids = sorted({t.job_id.split("_")[0] for t in tasks}, key=int)
+    start = time.time()
+    try:
+        _poll(tasks, slurm, ids)
+    except KeyboardInterrupt:
+        # The array is the user's compute: stopping the wait does not cancel it (scancel does, if asked).
+        left = sum(t.outcome is None for t in tasks)
+        print(
+            f"emma: stopped waiting; Slurm job {','.join(ids)} keeps running ({_n(left, 'array task')} not finished): "
+            f"rerun the same command to wait for it and merge (nothing is submitted twice), or `scancel {' '.join(ids)}` to stop it",
+            file=sys.stderr,
+        )
+        raise
     failed = [t for t in tasks if t.outcome != "success"]
     took = time.time() - start
     console.print(f"slurm job {','.join(ids)}: {len(tasks) - len(failed)} of {len(tasks)} array tasks done, {len(failed)} failed, in {took:.0f} s")
