@@ -59,10 +59,11 @@ shared prefix, then the continuation's), batched with other items' rows; past it
 with many long choices) the context runs once and its KV cache is repeated for its continuations."""
 
 
-EXPANDED_CACHE_TOKENS = 1024
-"""A shared prefix's KV cache is repeated once per row of a batch; rows are capped so that the
-repeated cache holds at most this many prefix tokens (37 MB for Gemma 3 270M, 46 MB for SmolLM2 in
-fp32), where eight rows of a 3-shot SIB-200 context held 0.1 GB."""
+CALL_TOKENS = 1024
+"""Rows in one forward pass hold at most this many tokens, the shared prefix counted once per row
+(its KV cache is repeated per row): 38 MB of KV cache for Gemma 3 270M, 46 MB for SmolLM2 in fp32.
+Eight rows of a 3-shot SIB-200 context held 0.1 GB. Contexts of a few hundred tokens each (shots
+sampled per item) then go a few rows at a time, short ones up to `batch_size` rows."""
 
 
 def _common_prefix(a, b) -> int:
@@ -243,8 +244,16 @@ def loglikelihoods(
     return scorer.results()
 
 
-def _row_budget(anchor: _Anchor, batch_size: int) -> int:
-    return max(1, min(batch_size, EXPANDED_CACHE_TOKENS // len(anchor.prefix))) if anchor.prefix else batch_size
+def _batches(rows: list, width, prefix: int, batch_size: int) -> list[list]:
+    """Consecutive runs of `rows` (longest first) for one forward pass each: at most `batch_size`
+    rows, and at most CALL_TOKENS tokens (prefix included) unless a row alone holds more."""
+    out: list[list] = []
+    for row in rows:
+        if out and len(out[-1]) < batch_size and (len(out[-1]) + 1) * (prefix + width(out[-1][0])) <= CALL_TOKENS:
+            out[-1].append(row)
+        else:
+            out.append([row])
+    return out
 
 
 def _on_prefix(backbone, anchor: _Anchor, ids: torch.Tensor, mask: torch.Tensor):
@@ -263,9 +272,7 @@ def _run_rows(anchor: _Anchor, *, backbone, scorer: _HeadScorer, batch_size: int
     """An anchor's rows, longest first in right-padded batches (lm-eval's order); each row's scored
     positions go to the LM head, a position shared by several continuations once."""
     rows, anchor.rows = sorted(anchor.rows, key=lambda r: -len(r.ids)), []
-    step = _row_budget(anchor, batch_size)
-    for start in range(0, len(rows), step):
-        batch = rows[start : start + step]
+    for batch in _batches(rows, lambda r: len(r.ids), len(anchor.prefix), batch_size):
         ids = torch.full((len(batch), len(batch[0].ids)), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for r, row in enumerate(batch):
@@ -299,9 +306,7 @@ def _context_then_continuations(
     if ones:
         _score_positions(scorer, last, ones)
     longer = sorted((i for i in members if len(encoded[i][1]) > 1), key=lambda i: -len(encoded[i][1]))
-    step = _row_budget(context, batch_size)
-    for start in range(0, len(longer), step):
-        batch = longer[start : start + step]
+    for batch in _batches(longer, lambda i: len(encoded[i][1]) - 1, len(context.prefix), batch_size):
         conts = [encoded[i][1] for i in batch]
         ids = torch.full((len(batch), len(conts[0]) - 1), pad, dtype=torch.long)  # the last token is predicted, never fed
         mask = torch.zeros_like(ids)
