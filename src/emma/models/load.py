@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -154,6 +155,38 @@ def _gguf_cache_path(gguf: Path) -> Path:
     return cache_dir() / "models" / f"{gguf.stem}-{key}"
 
 
+GGUF_CONVERSION = 2
+"""Version of the de-quantised checkpoint's layout; a cache written by an older one is converted
+again. 2: the tokenizer adds BOS/EOS as the GGUF's `tokenizer.ggml.add_*_token` say (transformers
+5.19's GGUF reader drops them, so Gemma's saved tokenizer added no BOS and lm-eval, vLLM and plain
+`tokenizer(text)` scored Gemma without one)."""
+
+
+def _gguf_special_token_flags(gguf: Path) -> dict[str, bool]:
+    """`add_bos_token` / `add_eos_token` as the GGUF's metadata sets them (absent where it is silent)."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(gguf).fields
+    flags = {}
+    for key in ("add_bos_token", "add_eos_token"):
+        field = fields.get(f"tokenizer.ggml.{key}")
+        if field is not None and field.data:
+            flags[key] = bool(field.parts[field.data[0]][0])
+    return flags
+
+
+def _apply_special_token_flags(tok, flags: dict[str, bool]) -> None:
+    """Make `tok` add BOS/EOS as `flags` say (transformers' fast tokenizers rebuild their post-processor
+    when these are set), and check that it does."""
+    for key, value in flags.items():
+        if hasattr(tok, key):
+            setattr(tok, key, value)
+    ids = tok("a")["input_ids"]
+    for key, token_id, at in (("add_bos_token", tok.bos_token_id, 0), ("add_eos_token", tok.eos_token_id, -1)):
+        if key in flags and token_id is not None and (ids[at] == token_id) != flags[key]:
+            log.warning("the de-quantised tokenizer ignores the GGUF's %s=%s; emma adds special tokens itself", key, flags[key])
+
+
 def _convert_gguf(gguf: Path, out: Path) -> None:
     """De-quantise `gguf` into a plain fp32 safetensors checkpoint at `out` (atomically)."""
     import torch
@@ -162,9 +195,11 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     log.info("de-quantising %s (once; cached at %s)", gguf.name, out)
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        flags = _gguf_special_token_flags(gguf)
         quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except Exception as exc:  # gguf raises assorted types on a corrupt or truncated file
         raise EmmaError(f"{gguf}: not a readable GGUF model ({type(exc).__name__}: {str(exc)[:120]}); re-download or reinstall it") from None
+    _apply_special_token_flags(tok, flags)
     config = quantised.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -180,8 +215,16 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        write_json(tmp / "emma-source.json", {"gguf": str(gguf), "size": gguf.stat().st_size})
+        write_json(tmp / "emma-source.json", {"gguf": str(gguf), "size": gguf.stat().st_size, "conversion": GGUF_CONVERSION})
     del quantised, model
+
+
+def _conversion_of(source: Path) -> int:
+    """The `GGUF_CONVERSION` a cached checkpoint was written by: 0 where there is none (or it is unreadable)."""
+    try:
+        return int(json.loads(source.read_text()).get("conversion", 1))
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 def checkpoint_path(spec: str) -> tuple[str, Path | str]:
@@ -191,7 +234,8 @@ def checkpoint_path(spec: str) -> tuple[str, Path | str]:
     if kind != "gguf":
         return kind, where
     path = _gguf_cache_path(Path(where))
-    if not (path / "emma-source.json").exists():
+    source = path / "emma-source.json"
+    if _conversion_of(source) < GGUF_CONVERSION:
         _convert_gguf(Path(where), path)
     return kind, path
 
