@@ -1,9 +1,10 @@
-"""Where the peak RSS of a log-likelihood evaluation goes, and the floor below which no in-process
-fp32 evaluation on transformers can get: each step runs in a fresh process, adding one thing to the
-previous step (imports, the tokenizer, the weights touched by one forward pass through the model and
-its LM head), and reports VmHWM with its anonymous and file-backed parts (safetensors weights are
-memory-mapped: file-backed pages count in RSS once read). The last row is `emma eval` itself on the
-reference workload (SIB-200 eng_Latn, 3-shot, `--limit` items), measured the same way.
+"""Where the peak RSS of a log-likelihood evaluation goes: each step runs in a fresh process, adding
+one thing to the previous step (imports, the tokenizer, then either every weight read through its
+memory mapping by one plain forward pass, or one request scored by emma, which reads the embedding
+table and LM head from the weights file instead), and reports VmHWM with its anonymous and
+file-backed parts (safetensors weights are memory-mapped: file-backed pages count in RSS once read;
+the page cache that pread fills does not). The last row is `emma eval` itself on the reference
+workload (SIB-200 eng_Latn, 3-shot, `--limit` items), measured the same way.
 
     python benchmarks/bench_memory_floor.py --model gemma3-270m --limit 100
 """
@@ -36,9 +37,13 @@ STEPS = {
         "_without_sklearn_in_generation()\nfrom transformers import AutoTokenizer\n"
         "tok = AutoTokenizer.from_pretrained(checkpoint_path(MODEL)[1])\n_release_construction_copies(tok)"
     ),
-    "  + every weight read once (one token through the model and its LM head): the floor": (
+    "  + every weight read through the mapping (one token through the model and its LM head)": (
         "import torch\nfrom emma.models import load_model\nlm = load_model(MODEL)\n"
         "with torch.inference_mode():\n    lm.model(input_ids=torch.tensor([[lm.tokenizer.bos_token_id or 1]]))"
+    ),
+    "  + instead, one request scored by emma (embedding table and head read from the file)": (
+        "from emma.models import load_model\nfrom emma.eval.loglikelihood import loglikelihoods\nlm = load_model(MODEL)\n"
+        "loglikelihoods(lm.model, lm.tokenizer, [('The topic of the news is', ' sports')])"
     ),
 }
 
