@@ -154,14 +154,14 @@ class _EmbeddingsFromFile:
         self.backbone, self.embedding, self.backing = backbone, embedding, backing
 
     def __call__(self, *, input_ids: torch.Tensor, **kwargs):
+        fd = _open_backing(self.backing)
+        if fd is None:  # the file is no longer the one mapped: look up through the mapping
+            return self.backbone(input_ids=input_ids, **kwargs)
         weight = self.embedding.weight
         unique, inverse = torch.unique(input_ids, return_inverse=True)
         padding = self.embedding.padding_idx  # only for gradients, but it must index a row of the table given
         rows = torch.zeros(max(len(unique), 0 if padding is None else padding + 1), weight.shape[1], dtype=weight.dtype)
         row_bytes = weight.shape[1] * weight.element_size()
-        fd = _open_backing(self.backing)
-        if fd is None:  # the file is no longer the one mapped: look up through the mapping
-            return self.backbone(input_ids=input_ids, **kwargs)
         try:
             for k, token in enumerate(unique.tolist()):
                 _read_rows(fd, rows[k], self.backing[1] + token * row_bytes)
@@ -201,10 +201,12 @@ class _HeadScorer:
     would stream them every time. A position several continuations are scored at (a context's last
     one, where every choice's first token is predicted) goes through the head once."""
 
-    def __init__(self, head, softcap, n: int, rows: int = 128):
+    def __init__(self, head, softcap, n: int, rows: int = 128, *, backing: tuple[str, int, int] | None = None):
+        """`backing`: the head weight's `_file_backing` where the caller has it (a table tied to the input
+        embeddings), else looked up here."""
         self.head, self.softcap, self.rows = head, softcap, rows
         weight = getattr(head, "weight", None) if isinstance(head, torch.nn.Linear) else None
-        self.backing = _file_backing(weight) if weight is not None else None
+        self.backing = backing or (_file_backing(weight) if weight is not None else None)
         self.hidden: list[torch.Tensor] = []
         self.picks: list[tuple[int, int, int]] = []  # (request, row in the pending block, target token)
         self.count = 0
@@ -328,7 +330,8 @@ def loglikelihoods(
     backbone = _reading_embeddings_from_file(backbone)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scorer = _HeadScorer(head, softcap, len(requests))
+    tied = isinstance(backbone, _EmbeddingsFromFile) and backbone.embedding.weight is getattr(head, "weight", None)
+    scorer = _HeadScorer(head, softcap, len(requests), backing=backbone.backing if tied else None)
     run = dict(backbone=backbone, scorer=scorer, batch_size=batch_size, pad=pad, device=device, progress=progress)
     contexts = sorted(groups)  # lexicographic: contexts sharing a prefix (few-shot examples) are neighbours
     root = _Anchor((), None, [])
